@@ -1,0 +1,281 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/p2ptv/p2ptvd"
+)
+
+// ErrClosed is returned by a Channel or Service after Close.
+var ErrClosed = errors.New("gossip closed")
+
+// ErrJoined is returned by Join for a channel the Service has already joined.
+var ErrJoined = errors.New("channel already joined")
+
+// maxInvalidPeers bounds the per-peer invalid-chunk counts; a flood of
+// fresh peer IDs resets them rather than growing memory.
+const maxInvalidPeers = 4096
+
+// Service is one host's gossipsub router and the channels it has joined.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	h      host.Host
+	ps     *pubsub.PubSub
+	ctx    context.Context
+	cancel context.CancelFunc
+	trace  *tracer
+	black  *blacklist
+	wg     sync.WaitGroup
+
+	channels sync.Map // topic name → *Channel; read by the tracer
+
+	mu      sync.Mutex
+	closed  bool
+	invalid map[peer.ID]int
+	pending map[peer.ID]pendingBan
+	kick    chan struct{}
+	scores  map[peer.ID]float64
+}
+
+type pendingBan struct {
+	channel p2ptvd.ChannelID
+	err     error
+}
+
+// New starts a gossipsub router on h. It runs until Close or until ctx ends.
+func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Service{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		h:       h,
+		ctx:     ctx,
+		cancel:  cancel,
+		trace:   newTracer(),
+		black:   newBlacklist(cfg.Now, cfg.BlacklistFor),
+		invalid: make(map[peer.ID]int),
+		pending: make(map[peer.ID]pendingBan),
+		kick:    make(chan struct{}, 1),
+	}
+	s.trace.channels = &s.channels
+	// Subscribe before pubsub starts so no connection slips past the
+	// blacklist unseen.
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.BufSize(64))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("gossip: subscribe to connection events: %w", err)
+	}
+	seen := cfg.seenTTL()
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithLogger(slog.New(warnHandler{cfg.Logger.Handler()}).With("system", "pubsub")),
+		pubsub.WithGossipSubParams(gossipSubParams()),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { return messageID(m.GetTopic(), m.GetData()) }),
+		pubsub.WithFloodPublish(false),
+		pubsub.WithPeerExchange(true),
+		pubsub.WithPeerOutboundQueueSize(outboundQueue),
+		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithMaxMessageSize(MaxMessageSize(cfg.MaxPayload)+64<<10),
+		pubsub.WithSeenMessagesTTL(seen),
+		pubsub.WithBlacklist(s.black),
+		pubsub.WithRawTracer(s.trace),
+		pubsub.WithPeerScore(peerScoreParams(seen), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(s.setScores), time.Second),
+	)
+	if err != nil {
+		sub.Close()
+		cancel()
+		return nil, fmt.Errorf("gossip: start gossipsub: %w", err)
+	}
+	s.ps = ps
+	s.wg.Add(1)
+	go s.enforce(ctx, sub)
+	return s, nil
+}
+
+// Join subscribes to the channel's topic, validating every chunk against
+// the manifest, and relays its chunks until the Channel is closed.
+func (s *Service) Join(m p2ptvd.Manifest) (*Channel, error) {
+	id, err := m.ID()
+	if err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("join %s: %w", id, ErrClosed)
+	}
+	name := TopicName(id)
+	c := newChannel(s, id, m.Owner)
+	if _, loaded := s.channels.LoadOrStore(name, c); loaded {
+		return nil, fmt.Errorf("join %s: %w", id, ErrJoined)
+	}
+	if err := c.start(); err != nil {
+		s.channels.Delete(name)
+		return nil, fmt.Errorf("join %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// TopicName is the gossipsub topic of a channel: /p2ptv/1/<cid base32>.
+func TopicName(id p2ptvd.ChannelID) string { return "/p2ptv/1/" + id.String() }
+
+// Close leaves every channel and stops the router.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	var errs []error
+	s.channels.Range(func(_, v any) bool {
+		errs = append(errs, v.(*Channel).Close())
+		return true
+	})
+	s.cancel()
+	// pubsub leaves its handlers on the host after its context ends.
+	for _, p := range pubsub.GossipSubDefaultProtocols {
+		s.h.RemoveStreamHandler(p)
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// routerDone reports whether the router has stopped (Close, or New's ctx).
+func (s *Service) routerDone() bool { return s.ctx.Err() != nil }
+
+// Blacklisted reports whether p is blacklisted for sending invalid chunks.
+// A host's connection gater can use it to refuse the peer outright.
+func (s *Service) Blacklisted(p peer.ID) bool { return s.black.Contains(p) }
+
+// PeerScores returns gossipsub's score of every peer it tracks, sampled
+// once a second. Peers that left with a negative score are kept.
+func (s *Service) PeerScores() map[peer.ID]float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.scores)
+}
+
+func (s *Service) setScores(m map[peer.ID]float64) {
+	s.mu.Lock()
+	s.scores = m
+	s.mu.Unlock()
+}
+
+// noteInvalid counts a provably invalid chunk from p and queues p for the
+// blacklist when it reaches the limit. It runs on pubsub's validation
+// workers, so it only records and signals.
+func (s *Service) noteInvalid(p peer.ID, ch p2ptvd.ChannelID, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.invalid) >= maxInvalidPeers {
+		clear(s.invalid)
+	}
+	s.invalid[p]++
+	if s.invalid[p] != s.cfg.InvalidBeforeBlacklist {
+		return
+	}
+	s.pending[p] = pendingBan{channel: ch, err: err}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// enforce blacklists and disconnects the peers noteInvalid queued, and
+// hangs up on blacklisted peers that connect again. It is the Service's
+// one goroutine of its own.
+func (s *Service) enforce(ctx context.Context, sub event.Subscription) {
+	defer s.wg.Done()
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+			s.mu.Lock()
+			bans := s.pending
+			s.pending = make(map[peer.ID]pendingBan)
+			for p := range bans {
+				delete(s.invalid, p)
+			}
+			s.mu.Unlock()
+			for p, b := range bans {
+				s.log.Warn("blacklisting peer for invalid chunks", "peer", p, "channel", b.channel.String(), "err", b.err)
+				s.ps.BlacklistPeer(p)
+				_ = s.h.Network().ClosePeer(p)
+			}
+		case e, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			ev := e.(event.EvtPeerConnectednessChanged)
+			if ev.Connectedness == network.Connected && s.black.Contains(ev.Peer) {
+				_ = s.h.Network().ClosePeer(ev.Peer)
+			}
+		}
+	}
+}
+
+// blacklist is pubsub's Blacklist with expiry and a lock, so that Stats
+// and Blacklisted can read it from outside pubsub's event loop.
+type blacklist struct {
+	now func() time.Time
+	ttl time.Duration
+
+	mu    sync.Mutex
+	until map[peer.ID]time.Time
+}
+
+func newBlacklist(now func() time.Time, ttl time.Duration) *blacklist {
+	return &blacklist{now: now, ttl: ttl, until: make(map[peer.ID]time.Time)}
+}
+
+func (b *blacklist) Add(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.until[p] = b.now().Add(b.ttl)
+	return true
+}
+
+func (b *blacklist) Contains(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.until[p]
+	if ok && !b.now().Before(t) {
+		delete(b.until, p)
+		return false
+	}
+	return ok
+}
+
+func (b *blacklist) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	for p, t := range b.until {
+		if !now.Before(t) {
+			delete(b.until, p)
+		}
+	}
+	return len(b.until)
+}

@@ -1,0 +1,146 @@
+package gossip
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Stats counts what a Service's router dropped and rejected, over all
+// channels, since New.
+type Stats struct {
+	// Accepted counts chunks from the network that passed validation.
+	Accepted uint64
+	// Rejected counts chunks the validator rejected, by reason (the text of
+	// the sentinel error: "malformed chunk", "bad chunk signature", ...).
+	Rejected map[string]uint64
+	// Ignored counts chunks neither relayed nor penalised (they arrived
+	// while their channel was closing).
+	Ignored uint64
+	// RouterRejects counts messages pubsub itself refused, by pubsub's
+	// reason ("validation queue full", "blacklisted peer", ...); a failed
+	// validation shows here as "validation failed" as well as in Rejected.
+	RouterRejects map[string]uint64
+	// Duplicates counts copies of chunks already seen.
+	Duplicates uint64
+	// DroppedRPCs counts outbound RPCs dropped because a peer's queue was
+	// full or gone; DroppedChunks counts the chunks they carried.
+	DroppedRPCs, DroppedChunks uint64
+	// SlowReaderDrops counts chunks dropped because Next was not called
+	// fast enough, over all channels.
+	SlowReaderDrops uint64
+	// Blacklisted is the number of peers blacklisted now.
+	Blacklisted int
+}
+
+// ChannelStats counts one channel's traffic since Join.
+type ChannelStats struct {
+	Published uint64 // chunks this node published
+	Received  uint64 // validated chunks from the mesh queued for Next
+	Rejected  map[string]uint64
+	// SlowReaderDrops counts chunks dropped because Next fell behind:
+	// SubscriptionDrops of them by pubsub (our reader goroutine fell
+	// behind), the rest from the Next queue (the caller did).
+	SlowReaderDrops   uint64
+	SubscriptionDrops uint64
+	// HighestSeq is the highest seq accepted; meaningless until a chunk is.
+	HighestSeq uint64
+}
+
+// reasonCounts is a map of counters safe for concurrent use.
+type reasonCounts struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (r *reasonCounts) add(reason string) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = make(map[string]uint64)
+	}
+	r.m[reason]++
+	r.mu.Unlock()
+}
+
+func (r *reasonCounts) snapshot() map[string]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		return map[string]uint64{}
+	}
+	return maps.Clone(r.m)
+}
+
+// Stats returns a snapshot of the Service's counters.
+func (s *Service) Stats() Stats {
+	t := s.trace
+	return Stats{
+		Accepted:        t.accepted.Load(),
+		Rejected:        t.rejected.snapshot(),
+		Ignored:         t.ignored.Load(),
+		RouterRejects:   t.routerRejects.snapshot(),
+		Duplicates:      t.duplicates.Load(),
+		DroppedRPCs:     t.droppedRPCs.Load(),
+		DroppedChunks:   t.droppedChunks.Load(),
+		SlowReaderDrops: t.slowReader.Load(),
+		Blacklisted:     s.black.len(),
+	}
+}
+
+// tracer is pubsub's RawTracer. Pubsub calls it synchronously from its
+// event loop, so every method only counts.
+type tracer struct {
+	channels *sync.Map // topic → *Channel, for per-channel drops
+
+	accepted, ignored, duplicates atomic.Uint64
+	droppedRPCs, droppedChunks    atomic.Uint64
+	slowReader                    atomic.Uint64
+	rejected, routerRejects       reasonCounts
+}
+
+func newTracer() *tracer { return &tracer{} }
+
+func (t *tracer) channel(topic string) *Channel {
+	if t.channels == nil {
+		return nil
+	}
+	v, ok := t.channels.Load(topic)
+	if !ok {
+		return nil
+	}
+	return v.(*Channel)
+}
+
+func (t *tracer) DropRPC(rpc *pubsub.RPC, _ peer.ID) {
+	t.droppedRPCs.Add(1)
+	t.droppedChunks.Add(uint64(len(rpc.GetPublish())))
+}
+
+func (t *tracer) RejectMessage(_ *pubsub.Message, reason string) { t.routerRejects.add(reason) }
+
+func (t *tracer) DuplicateMessage(*pubsub.Message) { t.duplicates.Add(1) }
+
+func (t *tracer) UndeliverableMessage(msg *pubsub.Message) {
+	t.slowReader.Add(1)
+	if c := t.channel(msg.GetTopic()); c != nil {
+		c.subDrops.Add(1)
+	}
+}
+
+func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (t *tracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *tracer) Join(string)                                          {}
+func (t *tracer) Leave(string)                                         {}
+func (t *tracer) Graft(peer.ID, string)                                {}
+func (t *tracer) Prune(peer.ID, string)                                {}
+func (t *tracer) ValidateMessage(*pubsub.Message)                      {}
+func (t *tracer) DeliverMessage(*pubsub.Message)                       {}
+func (t *tracer) ThrottlePeer(peer.ID)                                 {}
+func (t *tracer) RecvRPC(*pubsub.RPC)                                  {}
+func (t *tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
