@@ -55,7 +55,9 @@
 // # Provide and re-provide
 //
 // Provide stores a provider record carrying the host's addresses on the k
-// servers closest to the key (and in the node's own store). A record lives
+// servers closest to the key, and first in the node's own store: a server
+// answers lookups from it, so a lone bootstrap node that broadcasts is
+// found even before another server exists to hold its record. A record lives
 // 48 h on a server and cannot be withdrawn, so every provider record of a
 // viewer that has left is stale until then: Connect dials providers several
 // at once (8) and each for at most DialTimeout (5 s). StartProviding runs one

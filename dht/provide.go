@@ -35,6 +35,12 @@ func (d *DHT) Provide(ctx context.Context, id p2ptvd.ChannelID) error {
 		// A record without addresses is dropped by the servers.
 		return fmt.Errorf("provide %s: host has no addresses to announce", id)
 	}
+	// Record ourselves first: a server answers lookups from its own store,
+	// so a lone bootstrap node that broadcasts is found before any other
+	// server exists to hold its record.
+	if err := d.kad.Provide(ctx, id.Cid(), false); err != nil {
+		return fmt.Errorf("provide %s: %w", id, err)
+	}
 	if err := d.waitReady(ctx, 0); err != nil {
 		return fmt.Errorf("provide %s: %w", id, err)
 	}

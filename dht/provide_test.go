@@ -159,3 +159,23 @@ func TestConnectStaleRecord(t *testing.T) {
 	}
 	t.Logf("connect with one stale record took %v", time.Since(start))
 }
+
+// TestLoneServerProvides: a server with an empty routing table cannot
+// announce to anyone, but it answers lookups from its own store, so a
+// joiner still finds it.
+func TestLoneServerProvides(t *testing.T) {
+	_, id := testManifest(t, "alone")
+	server := newDHT(t, Config{Mode: ModeServer})
+	stop := server.StartProviding(id)
+	defer stop()
+	v := newDHT(t, Config{Bootstrap: []peer.AddrInfo{addrInfo(server.h)}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Connect(ctx, id, 1)
+	if err != nil || !slices.Equal(got, []peer.ID{server.h.ID()}) {
+		t.Errorf("Connect = %v, %v; want the lone server", got, err)
+	}
+}
