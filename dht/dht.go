@@ -2,7 +2,6 @@ package dht
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -303,5 +302,3 @@ func (d *DHT) waitReady(ctx context.Context, max time.Duration) error {
 		}
 	}
 }
-
-var errClosed = errors.New("dht closed")
