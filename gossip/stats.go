@@ -28,6 +28,9 @@ type Stats struct {
 	RouterRejects map[string]uint64
 	// Duplicates counts copies of chunks already seen.
 	Duplicates uint64
+	// Sent counts chunk copies queued to peers: relayed, published, and
+	// answers to IWANT. Sent ÷ chunks is this node's upload amplification.
+	Sent uint64
 	// DroppedRPCs counts outbound RPCs dropped because a peer's queue was
 	// full or gone; DroppedChunks counts the chunks they carried.
 	DroppedRPCs, DroppedChunks uint64
@@ -85,6 +88,7 @@ func (s *Service) Stats() Stats {
 		Ignored:         t.ignored.Load(),
 		RouterRejects:   t.routerRejects.snapshot(),
 		Duplicates:      t.duplicates.Load(),
+		Sent:            t.sent.Load(),
 		DroppedRPCs:     t.droppedRPCs.Load(),
 		DroppedChunks:   t.droppedChunks.Load(),
 		SlowReaderDrops: t.slowReader.Load(),
@@ -98,6 +102,7 @@ type tracer struct {
 	channels *sync.Map // topic → *Channel, for per-channel drops
 
 	accepted, ignored, duplicates atomic.Uint64
+	sent                          atomic.Uint64
 	droppedRPCs, droppedChunks    atomic.Uint64
 	slowReader                    atomic.Uint64
 	rejected, routerRejects       reasonCounts
@@ -121,6 +126,10 @@ func (t *tracer) DropRPC(rpc *pubsub.RPC, _ peer.ID) {
 	t.droppedChunks.Add(uint64(len(rpc.GetPublish())))
 }
 
+func (t *tracer) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
+	t.sent.Add(uint64(len(rpc.GetPublish())))
+}
+
 func (t *tracer) RejectMessage(_ *pubsub.Message, reason string) { t.routerRejects.add(reason) }
 
 func (t *tracer) DuplicateMessage(*pubsub.Message) { t.duplicates.Add(1) }
@@ -142,5 +151,4 @@ func (t *tracer) ValidateMessage(*pubsub.Message)                      {}
 func (t *tracer) DeliverMessage(*pubsub.Message)                       {}
 func (t *tracer) ThrottlePeer(peer.ID)                                 {}
 func (t *tracer) RecvRPC(*pubsub.RPC)                                  {}
-func (t *tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (t *tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}

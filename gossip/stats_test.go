@@ -1,0 +1,77 @@
+package gossip
+
+import (
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// TestTracerCounts drives the raw tracer as pubsub would and reads the
+// counters back through Stats.
+func TestTracerCounts(t *testing.T) {
+	topic := "/p2ptv/1/x"
+	tr := newTracer()
+	var chans sync.Map
+	c := &Channel{}
+	chans.Store(topic, c)
+	tr.channels = &chans
+	s := &Service{trace: tr, black: newBlacklist(time.Now, time.Hour)}
+
+	msg := &pubsub.Message{Message: &pb.Message{Topic: &topic}}
+	other := "/other"
+	foreign := &pubsub.Message{Message: &pb.Message{Topic: &other}}
+	two := &pubsub.RPC{RPC: pb.RPC{Publish: []*pb.Message{msg.Message, msg.Message}}}
+	control := &pubsub.RPC{}
+
+	tr.DropRPC(two, "p")     // an outbound queue was full
+	tr.DropRPC(control, "p") // a control-only RPC
+	tr.SendRPC(two, "p")     // two chunk copies queued
+	tr.SendRPC(control, "p") // no chunk
+	tr.UndeliverableMessage(msg)
+	tr.UndeliverableMessage(foreign)
+	tr.RejectMessage(msg, pubsub.RejectValidationQueueFull)
+	tr.RejectMessage(msg, pubsub.RejectValidationQueueFull)
+	tr.RejectMessage(msg, pubsub.RejectBlacklstedPeer)
+	tr.DuplicateMessage(msg)
+
+	got := s.Stats()
+	want := Stats{
+		DroppedRPCs: 2, DroppedChunks: 2, Sent: 2, SlowReaderDrops: 2, Duplicates: 1,
+		RouterRejects: map[string]uint64{pubsub.RejectValidationQueueFull: 2, pubsub.RejectBlacklstedPeer: 1},
+		Rejected:      map[string]uint64{},
+	}
+	if !maps.Equal(got.RouterRejects, want.RouterRejects) || !maps.Equal(got.Rejected, want.Rejected) {
+		t.Errorf("reasons %v, %v; want %v, %v", got.RouterRejects, got.Rejected, want.RouterRejects, want.Rejected)
+	}
+	got.RouterRejects, got.Rejected, want.RouterRejects, want.Rejected = nil, nil, nil, nil
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	if c.subDrops.Load() != 1 {
+		t.Errorf("channel subscription drops = %d, want 1 (the other topic is not ours)", c.subDrops.Load())
+	}
+}
+
+func TestBlacklistExpires(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	b := newBlacklist(func() time.Time { return now }, time.Hour)
+	p := peer.ID("rogue")
+	if b.Contains(p) {
+		t.Fatal("empty blacklist contains a peer")
+	}
+	b.Add(p)
+	now = now.Add(59 * time.Minute)
+	if !b.Contains(p) || b.len() != 1 {
+		t.Fatal("peer left the blacklist early")
+	}
+	now = now.Add(time.Minute)
+	if b.Contains(p) || b.len() != 0 {
+		t.Fatal("peer still blacklisted after an hour")
+	}
+}
