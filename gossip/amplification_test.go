@@ -21,7 +21,11 @@ func TestAmplification(t *testing.T) {
 		t.Skip("30 nodes")
 	}
 	bubble(t, func(t *testing.T) {
-		const nodes, n, size = 30, 40, 64 << 10
+		const nodes, n = 30, 40
+		size := 64 << 10
+		if raceEnabled {
+			size = 8 << 10 // the race detector makes hashing ten times dearer
+		}
 		tn := newTestNet(t, nodes, Config{})
 		rng := rand.New(rand.NewPCG(1, 2))
 		seen := map[[2]int]bool{}

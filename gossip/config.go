@@ -15,7 +15,8 @@ type Config struct {
 	Logger *slog.Logger     // nil = discard
 	Now    func() time.Time // nil = time.Now
 	// Window is how many seqs behind the highest accepted chunk a chunk may
-	// be and still be accepted.
+	// be and still be accepted (unless its timestamp is newer than every
+	// accepted chunk's: the broadcaster restarted its numbering).
 	Window uint64 // 0 = 1024
 	// MaxAge bounds how old a chunk's timestamp may be, and how far in the
 	// future (clock skew between broadcaster and viewer).

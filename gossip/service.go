@@ -228,8 +228,8 @@ func (s *Service) enforce(ctx context.Context, sub event.Subscription) {
 			if !ok {
 				return
 			}
-			ev := e.(event.EvtPeerConnectednessChanged)
-			if ev.Connectedness == network.Connected && s.black.Contains(ev.Peer) {
+			ev, ok := e.(event.EvtPeerConnectednessChanged)
+			if ok && ev.Connectedness == network.Connected && s.black.Contains(ev.Peer) {
 				_ = s.h.Network().ClosePeer(ev.Peer)
 			}
 		}
