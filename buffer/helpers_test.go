@@ -79,6 +79,27 @@ func (h *harness) advance(at time.Time) (time.Time, bool) {
 	return h.p.Advance(at)
 }
 
+// runTo does what Run would do up to at: it advances to each deadline in
+// turn, so every chunk is released at its own deadline.
+func (h *harness) runTo(at time.Time) {
+	now := h.clk.Now()
+	for range 1 << 20 {
+		next, ok := h.advance(now)
+		if !ok || next.After(at) {
+			break
+		}
+		now = later(now, next)
+	}
+	h.advance(later(now, at))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // drain returns every entry r can read without blocking.
 func drain(t *testing.T, r *Reader) (got []Entry, err error) {
 	t.Helper()

@@ -119,6 +119,7 @@ type Playout struct {
 	mu     sync.Mutex
 	closed bool
 	wake   chan struct{} // closed and replaced whenever readers have something new
+	waited bool          // a reader may be waiting on wake
 
 	// Before the start, and again while resynchronising, the buffer seeks
 	// a random-access chunk; held keeps the chunks seen meanwhile that may
@@ -355,9 +356,9 @@ func (p *Playout) Advance(now time.Time) (next time.Time, ok bool) {
 			break
 		}
 	}
-	if released {
+	if released && p.waited {
 		close(p.wake)
-		p.wake = make(chan struct{})
+		p.wake, p.waited = make(chan struct{}), false
 	}
 	if p.ended || p.pend.n == 0 {
 		return time.Time{}, false

@@ -88,6 +88,7 @@ func (r *Reader) Next(ctx context.Context) (Entry, error) {
 			return Entry{}, io.EOF
 		}
 		wake := p.wake
+		p.waited = true
 		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -105,7 +106,9 @@ func (r *Reader) take() (Entry, bool) {
 	if r.cursor < p.win.base {
 		// Overrun: the next entry was evicted. Jump to where a player can
 		// decode again rather than hand it a chunk from mid-GOP.
-		if r.began {
+		// A reader already waiting for a random-access entry wanted
+		// none of what was evicted, so that is no overrun.
+		if r.began && !r.needRAP {
 			p.st.overruns++
 			r.disc = true
 		}
