@@ -25,6 +25,7 @@ type Channel struct {
 	sub   *pubsub.Subscription
 
 	queue      chan p2ptvd.Chunk
+	ready      chan struct{} // closed when start returns
 	ctx        context.Context
 	cancel     context.CancelFunc
 	readerDone chan struct{}
@@ -46,6 +47,7 @@ func newChannel(s *Service, id p2ptvd.ChannelID, owner ed25519.PublicKey) *Chann
 		name:       TopicName(id),
 		window:     newWindow(s.cfg.Window, s.cfg.MaxAge),
 		queue:      make(chan p2ptvd.Chunk, s.cfg.QueueLength),
+		ready:      make(chan struct{}),
 		ctx:        ctx,
 		cancel:     cancel,
 		readerDone: make(chan struct{}),
@@ -55,6 +57,7 @@ func newChannel(s *Service, id p2ptvd.ChannelID, owner ed25519.PublicKey) *Chann
 // start joins the topic, installs the validator and starts the reader.
 func (c *Channel) start() (err error) {
 	ps := c.s.ps
+	defer close(c.ready)
 	defer func() {
 		if err != nil {
 			c.cancel()
@@ -247,6 +250,12 @@ func (c *Channel) Stats() ChannelStats {
 func (c *Channel) Close() error {
 	c.closeOnce.Do(func() {
 		c.closing.Store(true)
+		// A Service closing while this channel is still joining waits for
+		// the join to finish; a failed join has already undone itself.
+		<-c.ready
+		if c.sub == nil {
+			return
+		}
 		c.cancel()
 		c.sub.Cancel()
 		<-c.readerDone

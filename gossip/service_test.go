@@ -514,3 +514,30 @@ func TestNextUnblocksOnClose(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWhileJoining: closing a Service while channels are joining
+// leaves nothing running and every joined channel closed.
+func TestCloseWhileJoining(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		tn := newTestNet(t, 1, Config{})
+		s := tn.svcs[0]
+		var wg sync.WaitGroup
+		chans := make([]*Channel, 8)
+		for i := range chans {
+			tc := newTestChannel(t, fmt.Sprint("joining ", i))
+			wg.Go(func() { chans[i], _ = s.Join(tc.m) })
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		wg.Wait()
+		for i, c := range chans {
+			if c == nil {
+				continue
+			}
+			if _, err := c.Next(context.Background()); !errors.Is(err, ErrClosed) {
+				t.Errorf("channel %d: Next after Service.Close = %v, want ErrClosed", i, err)
+			}
+		}
+	})
+}
