@@ -55,13 +55,16 @@
 //   - Re-anchor. If the lowest pending chunk falls due more than
 //     TargetDelay + StallTimeout from now (the source clock jumped forward,
 //     or the start chunk was very stale), the buffer moves every deadline so
-//     that this chunk is due TargetDelay from now, as at the start. Nothing
-//     is skipped.
+//     that this chunk is due TargetDelay from now, as at the start. Seqs
+//     missing before it are skipped when it falls due, as usual.
 //
 // A gap shorter than MaxPending needs neither: the first chunk after it is
 // due about TargetDelay after it arrives and the gap is skipped then. The
-// buffer trusts Seq to increase: a source that restarts its Seqs from zero
-// is a new stream, and its chunks are late here.
+// buffer trusts Seq and Timestamp, which the channel owner signs and the
+// gossip validator keeps near the live edge: a source that restarts its
+// Seqs from zero is a new stream, and its chunks are late here. A source
+// clock that steps back makes chunks due at once; the buffer then plays
+// them as they arrive, with no jitter margin, rather than add to the delay.
 //
 // # Readers
 //

@@ -256,10 +256,6 @@ func (p *Playout) behind(seq uint64) PushResult {
 // before it arrives next: the mesh reorders, and dropping it would put a
 // gap right after the start. When full, the lowest Seq goes first.
 func (p *Playout) hold(c p2ptvd.Chunk) PushResult {
-	if _, ok := p.held[c.Seq]; ok {
-		p.st.dups++
-		return Duplicate
-	}
 	if len(p.held) >= p.cfg.MaxPending {
 		low := c.Seq
 		for s := range p.held {
