@@ -60,9 +60,9 @@
 //     holds a keyframe starts at the keyframe's time: with a 2 s GOP and
 //     500 ms chunks, every GOP is exactly four chunks. The last chunk's
 //     duration runs to one packet past its last packet.
-//   - Timestamp is the wall-clock time reading started, plus the media
-//     time since the first chunk; each chunk's Timestamp is exactly the
-//     previous one's plus its Duration.
+//   - Timestamp is the wall-clock time the first packet arrived, plus the
+//     media time since; each chunk's Timestamp is exactly the previous
+//     one's plus its Duration. (Source makes one exception, below.)
 //
 // Media time comes from the PCR of the program's PCR PID, or from video
 // DTS where the stream has no PCR (or until its first PCR). Between clock
@@ -84,6 +84,13 @@
 // the wait honours ctx, and a chunk whose wait was cut short comes from
 // the next call. A Read that blocks cannot be interrupted: close the
 // reader to unblock Next.
+//
+// Media time is the clock of a live stream only while the stream flows.
+// When a chunk is delivered more than 2 s after its end was due (the input
+// stalled, or was restarted and the timeline carried on), the Source moves
+// that chunk's and all later timestamps up to the wall clock, so that live
+// chunks are never stamped with the past; Stats.Stalls counts it. This is
+// the one place where a Timestamp jumps, and only forward.
 //
 // # Looping
 //

@@ -27,6 +27,12 @@ const (
 // looking for the sync byte at 188-byte intervals, skips garbage between
 // packets and resynchronises, counting what it skipped. It does not
 // allocate per packet: Next returns a view into its buffer.
+//
+// Limits, inherent to telling packets from garbage by sync bytes: fewer
+// than three packets between two runs of garbage go with the garbage; and
+// a run of garbage that starts with 0x47 can pass for one packet, which is
+// spotted (and the real packet it overlaps kept) only if the garbage is
+// shorter than a packet and the bytes after it were already read.
 type Reader struct {
 	r      io.Reader
 	buf    []byte

@@ -22,9 +22,14 @@ var (
 	ErrNoProgram = errors.New("no program with a video stream")
 )
 
-// maxProgramSearch is how much input the Source reads looking for the
-// program before it gives up with ErrNoProgram.
-const maxProgramSearch = 4 << 20
+const (
+	// maxProgramSearch is how much input the Source reads looking for the
+	// program before it gives up with ErrNoProgram.
+	maxProgramSearch = 4 << 20
+	// maxLag is how far a chunk's end may fall behind the wall clock when
+	// it is delivered before its timestamps are moved up to now.
+	maxLag = 2 * time.Second
+)
 
 // Clock is what Source needs of time. nil = real time.
 type Clock interface {
@@ -69,7 +74,8 @@ type Stats struct {
 	CCErrors           uint64 // continuity counter errors (after loop rewriting)
 	Discontinuities    uint64 // jumps in the stream's clock
 
-	Loops uint64 // times a looped input was read again from the start
+	Loops  uint64 // times a looped input was read again from the start
+	Stalls uint64 // times timestamps were moved up after the input fell behind the clock
 }
 
 // Source reads a transport stream from an io.Reader and cuts it into
@@ -92,6 +98,9 @@ type Source struct {
 
 	loop        *looper
 	passPackets uint64
+
+	shift  time.Duration // added to timestamps after stalls
+	stalls uint64
 
 	pending *p2ptvd.Chunk // a chunk whose pacing was interrupted
 	err     error         // sticky: io.EOF after the last chunk, or the failure
@@ -141,9 +150,6 @@ func (s *Source) Next(ctx context.Context) (p2ptvd.Chunk, error) {
 	if s.err != nil {
 		return p2ptvd.Chunk{}, s.err
 	}
-	if s.ch == nil {
-		s.ch = NewChunker(s.cfg.Chunker, s.clock.Now())
-	}
 	for n := 0; ; n++ {
 		if n%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -157,6 +163,9 @@ func (s *Source) Next(ctx context.Context) (p2ptvd.Chunk, error) {
 				return p2ptvd.Chunk{}, err
 			}
 			s.err = io.EOF
+			if s.ch == nil {
+				return p2ptvd.Chunk{}, io.EOF
+			}
 			ch, ok := s.ch.Flush()
 			if !ok {
 				return p2ptvd.Chunk{}, io.EOF
@@ -173,7 +182,19 @@ func (s *Source) deliver(ctx context.Context, ch p2ptvd.Chunk) (p2ptvd.Chunk, er
 	if ch.Timestamp.IsZero() {
 		// The stream has no clock to derive it from.
 		ch.Timestamp = s.clock.Now()
-	} else if err := s.pace(ctx, ch); err != nil {
+		return ch, nil
+	}
+	ch.Timestamp = ch.Timestamp.Add(s.shift)
+	if lag := s.clock.Now().Sub(ch.Timestamp.Add(ch.Duration)); lag > maxLag {
+		// The input stalled (or our reader did): media time no longer
+		// tells the wall-clock time. Move this and later timestamps up
+		// rather than stamp live chunks with the past.
+		s.shift += lag
+		ch.Timestamp = ch.Timestamp.Add(lag)
+		s.stalls++
+		s.log.Warn("media: input fell behind the clock; timestamps moved up", "lag", lag, "seq", ch.Seq)
+	}
+	if err := s.pace(ctx, ch); err != nil {
 		s.pending = &ch
 		return p2ptvd.Chunk{}, err
 	}
@@ -259,6 +280,10 @@ func (s *Source) findProgram() error {
 			return fmt.Errorf("%w: input ended after %d packets: %s", ErrNoProgram, len(s.held)/p2ptvd.PacketSize, s.missing())
 		}
 		s.passPackets++
+		if s.ch == nil {
+			// Timestamps count from when the first packet arrived.
+			s.ch = NewChunker(s.cfg.Chunker, s.clock.Now())
+		}
 		s.held = append(s.held, p...)
 		s.psi.push(p)
 		if s.psi.known && s.psi.prog.HasVideo() {
@@ -295,6 +320,7 @@ func (s *Source) snapshot() {
 	if s.loop != nil {
 		st.Loops = uint64(s.loop.pass)
 	}
+	st.Stalls = s.stalls
 	s.mu.Lock()
 	s.snap = st
 	s.mu.Unlock()

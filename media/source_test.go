@@ -21,7 +21,22 @@ func TestSourceReadsDemoClip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Stats may be read while Next runs (the race detector checks).
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				_ = s.Stats()
+			}
+		}
+	})
 	chunks := readAll(t, s, 0)
+	close(done)
+	wg.Wait()
 	checkChunks(t, chunks, ChunkerConfig{})
 	if !bytes.Equal(concat(chunks), clip) {
 		t.Error("concatenated payloads differ from the input")
@@ -279,3 +294,63 @@ func TestSourceUntimed(t *testing.T) {
 }
 
 var _ = p2ptvd.PacketSize
+
+// stallReader sleeps once, before returning the byte at offset at.
+type stallReader struct {
+	r     io.Reader
+	off   int
+	at    int
+	sleep time.Duration
+}
+
+func (s *stallReader) Read(b []byte) (int, error) {
+	if s.off == s.at {
+		time.Sleep(s.sleep)
+		s.at = -1
+	}
+	if s.at > s.off && len(b) > s.at-s.off {
+		b = b[:s.at-s.off]
+	}
+	n, err := s.r.Read(b)
+	s.off += n
+	return n, err
+}
+
+// TestSourceStall: when live input stalls, timestamps that media time
+// would leave in the past are moved up to the wall clock, once, and stay
+// monotonic.
+func TestSourceStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clip := DemoClip()
+		in := &stallReader{r: bytes.NewReader(clip), at: len(clip) / 2, sleep: 10 * time.Second}
+		s, _ := NewSource(in, SourceConfig{})
+		var prev p2ptvd.Chunk
+		moved := false
+		for i := 0; ; i++ {
+			ch, err := s.Next(context.Background())
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := ch.Timestamp.Add(ch.Duration)
+			if i > 0 && end.Before(prev.Timestamp.Add(prev.Duration)) {
+				t.Fatalf("chunk %d ends before chunk %d", ch.Seq, prev.Seq)
+			}
+			if i > 0 && !ch.Timestamp.Equal(prev.Timestamp.Add(prev.Duration)) {
+				if moved {
+					t.Fatalf("chunk %d: timestamps moved twice", ch.Seq)
+				}
+				moved = true
+				if !end.Equal(time.Now()) {
+					t.Errorf("chunk %d after the stall ends at %v, want now %v", ch.Seq, end, time.Now())
+				}
+			}
+			prev = ch
+		}
+		if st := s.Stats(); st.Stalls != 1 || !moved {
+			t.Errorf("%d stalls, moved %v; want 1", st.Stalls, moved)
+		}
+	})
+}
