@@ -64,7 +64,8 @@ func (r *Reader) Reset(src io.Reader) {
 // of the input Next drops a trailing partial packet (counted in
 // Stats.TruncatedBytes) and returns io.EOF, or the reader's error. It
 // returns an error wrapping ErrNotTS if no packet starts within the first
-// 64 KiB of input, or the input ends before any packet.
+// 64 KiB of input, or the input ends before any packet (empty input is
+// just io.EOF).
 func (r *Reader) Next() (Packet, error) {
 	for {
 		if r.synced {
