@@ -21,10 +21,15 @@
 //
 // At the start chunk S, found at local time t, the buffer fixes
 //
-//	offset = (t − S.Timestamp) + TargetDelay
+//	offset = (t − (S.Timestamp + S.Duration)) + TargetDelay
 //
-// and chunk s is due at s.Timestamp + offset: every chunk keeps the distance
-// to the source clock the start chunk had, plus the target delay. Chunks are
+// and chunk s is due at s.Timestamp + s.Duration + offset: every chunk keeps
+// the distance to the source clock the start chunk had, plus the target
+// delay. Deadlines count from the end of a chunk's media time because a
+// live source can only send a chunk once it is complete: measured from the
+// end, arrival lags the source by the network alone, whereas measured from
+// the start it would also vary with each chunk's duration (short chunks are
+// cut before every keyframe) and eat the jitter margin. Chunks are
 // released strictly in Seq order. The buffer looks only at the lowest
 // pending chunk: when it falls due it is released, and if Seqs before it
 // are missing they are skipped (counted as missed) and its entry is marked

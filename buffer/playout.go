@@ -130,7 +130,7 @@ type Playout struct {
 
 	started bool
 	ended   bool
-	offset  time.Duration // chunk s is due at s.Timestamp + offset
+	offset  time.Duration // chunk s is due at s.Timestamp + s.Duration + offset
 	next    uint64        // the playhead: the next Seq to release
 	disc    bool          // the next released entry follows a resync
 	pend    pending
@@ -287,7 +287,7 @@ func (p *Playout) start(c p2ptvd.Chunk, now time.Time) {
 	}
 	p.seeking = false
 	p.next = c.Seq
-	p.offset = now.Sub(c.Timestamp) + p.cfg.TargetDelay
+	p.offset = now.Sub(complete(c)) + p.cfg.TargetDelay
 	p.lastProgress = now
 	p.pend.reset()
 	p.pend.put(c)
@@ -319,7 +319,14 @@ func (p *Playout) resync(floor uint64, now time.Time) {
 	p.pend.reset()
 }
 
-func (p *Playout) due(c p2ptvd.Chunk) time.Time { return c.Timestamp.Add(p.offset) }
+func (p *Playout) due(c p2ptvd.Chunk) time.Time { return complete(c).Add(p.offset) }
+
+// complete is when the source finished a chunk: the end of its media time.
+// A live source cannot send a chunk before it ends, so arrival lags it by
+// the network alone. Deadlines count from it, not from the chunk's start,
+// so that chunks of different durations (short ones are cut before every
+// keyframe) do not look like network jitter.
+func complete(c p2ptvd.Chunk) time.Time { return c.Timestamp.Add(c.Duration) }
 
 // Advance releases everything due at now and returns the next time
 // something falls due (ok=false if nothing is pending).
@@ -339,7 +346,7 @@ func (p *Playout) Advance(now time.Time) (next time.Time, ok bool) {
 				// than a stall is allowed, so move every deadline so that
 				// the head plays after the target delay, as at the start.
 				h := p.pend.peekHead()
-				p.offset = now.Sub(h.Timestamp) + p.cfg.TargetDelay
+				p.offset = now.Sub(complete(h)) + p.cfg.TargetDelay
 				p.st.reanchors++
 				p.log.Warn("playout deadline too far ahead, re-anchoring", "seq", h.Seq, "wait", due.Sub(now))
 			}

@@ -343,3 +343,43 @@ func TestClosedBuffer(t *testing.T) {
 		t.Errorf("pending after close = %d", st.Pending)
 	}
 }
+
+// A live source sends each chunk when it is complete, and chunk durations
+// vary (a short chunk is cut before every keyframe). With deadlines counted
+// from a chunk's end, a constant network delay never looks like jitter: no
+// chunk is missed even with a tiny target delay, whatever the durations.
+func TestDeadlinesFromChunkEnd(t *testing.T) {
+	const net = 30 * time.Millisecond
+	durs := []time.Duration{40, 500, 120, 500, 500, 10, 500, 250}
+	h := newHarness(t, Config{TargetDelay: 5 * time.Millisecond})
+	r := h.p.NewReader()
+	defer r.Close()
+	start := t0
+	for i, d := range durs {
+		c := chunk(uint64(i), 0)
+		if i == 0 {
+			c.Flags = p2ptvd.RandomAccess
+		}
+		c.Timestamp, c.Duration = start, d*time.Millisecond
+		start = start.Add(c.Duration)
+		arrive := c.Timestamp.Add(c.Duration + net)
+		h.runTo(arrive)
+		if got := h.push(arrive, c); got != Accepted {
+			t.Fatalf("seq %d: push = %v", i, got)
+		}
+	}
+	h.runTo(start.Add(time.Second))
+	got, err := drain(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.p.Stats(); s.Missed != 0 || len(got) != len(durs) {
+		t.Errorf("released %d of %d, missed %d; want all on time", len(got), len(durs), s.Missed)
+	}
+	for _, e := range got {
+		want := e.Chunk.Timestamp.Add(e.Chunk.Duration + net + 5*time.Millisecond)
+		if !e.Released.Equal(want) {
+			t.Errorf("seq %d released at +%v, want +%v", e.Chunk.Seq, e.Released.Sub(t0), want.Sub(t0))
+		}
+	}
+}
