@@ -163,10 +163,11 @@ func (c *Chunker) Push(pkt []byte) (p2ptvd.Chunk, bool) {
 	}
 
 	var out p2ptvd.Chunk
-	var emitted bool
+	var emitted, handled bool
 	if rapCut >= 0 {
-		out, emitted = c.cutRAP(rapCut, t)
-	} else if c.overBudget(t) {
+		out, emitted, handled = c.cutRAP(rapCut, t)
+	}
+	if !handled && c.overBudget(t) {
 		pos := len(c.buf)
 		if c.tabPos > 0 && len(c.buf)-c.tabPos+p2ptvd.PacketSize <= c.cfg.MaxBytes {
 			pos = c.tabPos // keep PAT+PMT with what follows them
@@ -274,7 +275,11 @@ func (c *Chunker) overBudget(t int64) bool {
 // keyframe's media time, not its PAT's: keyframes (and the PCRs muxers put
 // on them) fall on the GOP's regular grid, so duration cuts between them
 // come out even instead of leaving a sliver of a chunk before each PAT.
-func (c *Chunker) cutRAP(pos int, t int64) (p2ptvd.Chunk, bool) {
+//
+// It reports false, having done nothing, if the new chunk would not fit
+// the budget: the keyframe's PES began too long ago to move it into a
+// chunk of its own with the tables.
+func (c *Chunker) cutRAP(pos int, t int64) (out p2ptvd.Chunk, emitted, ok bool) {
 	group, natural := pos, false
 	if pos == len(c.buf) {
 		if c.tabPos >= 0 && c.tabPMT {
@@ -286,14 +291,12 @@ func (c *Chunker) cutRAP(pos int, t int64) (p2ptvd.Chunk, bool) {
 	var pat, pmt []byte
 	if !natural {
 		pat, pmt = c.psi.tables()
-		if len(pat)+len(pmt)+len(c.buf)-group+p2ptvd.PacketSize > c.cfg.MaxBytes {
-			// The keyframe started too long ago to move it into a chunk
-			// of its own with the tables.
-			c.stats.MissedRandomAccess++
-			return p2ptvd.Chunk{}, false
-		}
 	}
-	out, emitted := c.cut(group, c.timeAt(pos, t))
+	if len(pat)+len(pmt)+len(c.buf)-group+p2ptvd.PacketSize > c.cfg.MaxBytes {
+		c.stats.MissedRandomAccess++
+		return p2ptvd.Chunk{}, false, false
+	}
+	out, emitted = c.cut(group, c.timeAt(pos, t))
 	if !natural && pat != nil {
 		c.prepend(pat, pmt)
 		c.stats.TablesPrepended++
@@ -301,7 +304,7 @@ func (c *Chunker) cutRAP(pos int, t int64) (p2ptvd.Chunk, bool) {
 	if natural || pat != nil {
 		c.flags |= p2ptvd.RandomAccess
 	}
-	return out, emitted
+	return out, emitted, true
 }
 
 // timeAt returns the media time of the packet at byte pos of buf, or of
