@@ -41,9 +41,28 @@
 // memory stays bounded whatever arrives. The end-of-stream chunk ends the
 // stream once released: pending chunks are dropped and Push returns Ended.
 //
+// Until the first release the anchor follows the fastest arrival: a later
+// chunk that arrives with less lag than the start chunk lowers the offset
+// to its own lag + TargetDelay. A joiner's first chunks often come through
+// IHAVE/IWANT gossip, up to a heartbeat late, before it is grafted into the
+// mesh; anchoring on them would keep that lag in the delay for good.
+//
+// # Growing the delay
+//
+// A chunk that arrives after its deadline is not thrown away while the
+// delay may still grow: when the chunk due next is missing and a later one
+// falls due, the buffer waits for it (the output pauses) until the margin
+// would exceed MaxDelay; when it arrives every deadline moves later by how
+// late it was, so it plays now and the rest keep their spacing. The larger
+// delay is kept (it never shrinks back), so a path that is late once does
+// not make the output stutter again and again. Joining a gossipsub mesh is
+// the common case: until the joiner is grafted, chunks reach it through
+// IHAVE/IWANT gossip up to a heartbeat late, then through the mesh at once.
+// A chunk still missing when MaxDelay is used up is skipped as below.
+//
 // The continuity index is released ÷ (released + missed) since the start:
-// every released chunk was released on its deadline, so it is the share of
-// chunks played on time.
+// the share of chunks played rather than skipped (a chunk the buffer paused
+// for counts as played; Stalls counts the pauses).
 //
 // # Stalls
 //

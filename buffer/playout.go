@@ -25,6 +25,7 @@ const (
 	DefaultMaxPending   = 256
 	DefaultWindowBytes  = 8 << 20
 	DefaultStallTimeout = 5 * time.Second
+	DefaultMaxDelay     = 2 * time.Second
 )
 
 // Config tunes a Playout. The zero value works; zero or negative fields
@@ -33,6 +34,13 @@ type Config struct {
 	// TargetDelay is how long after the start chunk arrives it is played;
 	// every later chunk keeps the same distance to its source timestamp.
 	TargetDelay time.Duration
+	// MaxDelay caps how far the delay may grow when the chunk due next
+	// arrives late: rather than skip it, the buffer waits for it (the
+	// output pauses) and keeps the larger delay from then on, up to
+	// MaxDelay. A chunk still missing when MaxDelay is used up is skipped.
+	// MaxDelay ≤ TargetDelay turns growing off. Zero means the larger of
+	// DefaultMaxDelay and TargetDelay.
+	MaxDelay time.Duration
 	// MaxPending bounds the chunks held before release, and with it how
 	// far ahead of the playhead a chunk may be.
 	MaxPending int
@@ -49,6 +57,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.TargetDelay <= 0 {
 		c.TargetDelay = DefaultTargetDelay
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = max(DefaultMaxDelay, c.TargetDelay)
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
@@ -131,6 +142,7 @@ type Playout struct {
 	started bool
 	ended   bool
 	offset  time.Duration // chunk s is due at s.Timestamp + s.Duration + offset
+	grown   time.Duration // how much offset has grown for late chunks since the (re)start
 	next    uint64        // the playhead: the next Seq to release
 	disc    bool          // the next released entry follows a resync
 	pend    pending
@@ -150,7 +162,7 @@ type Playout struct {
 type counters struct {
 	startSeq                                        uint64
 	released, missed, late, dups, refused, preStart uint64
-	resyncs, reanchors, overruns                    uint64
+	resyncs, reanchors, overruns, stalls            uint64
 }
 
 // New returns an empty buffer waiting for its first random-access chunk.
@@ -234,7 +246,46 @@ func (p *Playout) push(c p2ptvd.Chunk, now time.Time) (r PushResult, kick bool) 
 		return Duplicate, false
 	}
 	p.pend.put(c)
+	if c.Seq == p.next {
+		p.grow(c, now)
+	}
+	if p.st.released == 0 && !p.disc {
+		// Until the first release, anchor the deadlines on the fastest
+		// arrival seen: the start chunk may have come the slow way (IWANT
+		// gossip before the joiner is grafted) and its lag would otherwise
+		// stay in the delay for good. A chunk that arrives before its
+		// source says it was complete tells nothing about the path.
+		if lag := now.Sub(complete(c)); lag >= 0 && lag+p.cfg.TargetDelay < p.offset {
+			o := lag + p.cfg.TargetDelay
+			p.offset = o
+			return Accepted, true
+		}
+	}
 	return Accepted, p.pend.head == c.Seq
+}
+
+// room is how much more the delay may grow.
+func (p *Playout) room() time.Duration {
+	return max(0, p.cfg.MaxDelay-p.cfg.TargetDelay-p.grown)
+}
+
+// grow moves every deadline later when the chunk due next arrives after
+// its deadline, so it plays now instead of being skipped or played out of
+// step with the rest: the output pauses once, and the delay it takes to
+// absorb such lateness is kept from then on (up to MaxDelay).
+func (p *Playout) grow(c p2ptvd.Chunk, now time.Time) {
+	late := now.Sub(p.due(c))
+	if late <= 0 {
+		return
+	}
+	by := min(late, p.room())
+	if by <= 0 {
+		return
+	}
+	p.offset += by
+	p.grown += by
+	p.st.stalls++
+	p.log.Debug("playout delay grown for a late chunk", "seq", c.Seq, "by", by, "grown", p.grown)
 }
 
 // behind classifies a chunk below the playhead.
@@ -288,6 +339,7 @@ func (p *Playout) start(c p2ptvd.Chunk, now time.Time) {
 	p.seeking = false
 	p.next = c.Seq
 	p.offset = now.Sub(complete(c)) + p.cfg.TargetDelay
+	p.grown = 0
 	p.lastProgress = now
 	p.pend.reset()
 	p.pend.put(c)
@@ -339,6 +391,13 @@ func (p *Playout) Advance(now time.Time) (next time.Time, ok bool) {
 	released := false
 	for p.pend.n > 0 {
 		due := p.due(p.pend.peekHead())
+		if p.pend.head > p.next && !due.After(now) {
+			// The chunk due next is missing while a later one is due:
+			// wait for it as long as the delay may still grow.
+			if giveUp := due.Add(p.room()); giveUp.After(now) {
+				due = giveUp
+			}
+		}
 		if due.After(now) {
 			if due.Sub(now) > p.cfg.TargetDelay+p.cfg.StallTimeout {
 				// The source clock jumped forward (or the start chunk
@@ -366,7 +425,11 @@ func (p *Playout) Advance(now time.Time) (next time.Time, ok bool) {
 	if p.ended || p.pend.n == 0 {
 		return time.Time{}, false
 	}
-	return p.due(p.pend.peekHead()), true
+	due := p.due(p.pend.peekHead())
+	if p.pend.head > p.next && !due.After(now) {
+		due = due.Add(p.room())
+	}
+	return due, true
 }
 
 func (p *Playout) release(c p2ptvd.Chunk, now time.Time) {

@@ -61,6 +61,7 @@ func TestDeadlines(t *testing.T) {
 		want        []seqd
 		wantMissed  uint64
 		wantCont    float64
+		wantStalls  uint64
 	}{
 		{
 			name:        "in order",
@@ -84,11 +85,24 @@ func TestDeadlines(t *testing.T) {
 			name: "after its own deadline but before the next one's",
 			gop:  4,
 			// 1 is due at ts(1)+600ms and 2 at ts(1)+850ms; 1 arrives at
-			// ts(1)+700ms: nothing was skipped yet, so it still plays.
+			// ts(1)+700ms: nothing was skipped yet, so it still plays,
+			// and the delay grows by the 100ms it was late.
 			evs:         []ev{{0, 100 * ms}, {2, -150 * ms}, {1, 700 * ms}, {3, 300 * ms}},
 			wantResults: []PushResult{A, A, A, A},
 			want:        plain(0, 1, 2, 3),
 			wantCont:    1,
+			wantStalls:  1,
+		},
+		{
+			name: "a late chunk is waited for and the delay grows",
+			gop:  4,
+			// Chunks are due at ts+600ms; 2 arrives 300ms after its
+			// deadline, after 3 and 4: the buffer holds 3 for it.
+			evs:         []ev{{0, 100 * ms}, {1, 100 * ms}, {3, 100 * ms}, {4, 100 * ms}, {2, 900 * ms}},
+			wantResults: []PushResult{A, A, A, A, A},
+			want:        plain(0, 1, 2, 3, 4),
+			wantCont:    1,
+			wantStalls:  1,
 		},
 		{
 			name: "gap skipped when the next chunk falls due",
@@ -112,8 +126,21 @@ func TestDeadlines(t *testing.T) {
 		{
 			name: "late after its slot was skipped",
 			gop:  4,
+			cfg:  Config{TargetDelay: 500 * ms, MaxDelay: 500 * ms}, // no growing
 			// 2 arrives after 3 was released in its place.
 			evs:         []ev{{0, 100 * ms}, {1, 100 * ms}, {3, 100 * ms}, {4, 100 * ms}, {2, 900 * ms}},
+			wantResults: []PushResult{A, A, A, A, Late},
+			want:        []seqd{{0, false}, {1, false}, {3, true}, {4, false}},
+			wantMissed:  1,
+			wantCont:    4.0 / 5,
+		},
+		{
+			name: "later than the delay may grow is skipped",
+			gop:  4,
+			cfg:  Config{TargetDelay: 500 * ms, MaxDelay: time.Second},
+			// 2 is due at ts(2)+600ms; the buffer waits up to 500ms more
+			// once 3 is due, then skips it.
+			evs:         []ev{{0, 100 * ms}, {1, 100 * ms}, {3, 100 * ms}, {4, 100 * ms}, {2, 1400 * ms}},
 			wantResults: []PushResult{A, A, A, A, Late},
 			want:        []seqd{{0, false}, {1, false}, {3, true}, {4, false}},
 			wantMissed:  1,
@@ -163,6 +190,9 @@ func TestDeadlines(t *testing.T) {
 			}
 			if st.Continuity != tt.wantCont {
 				t.Errorf("continuity = %v, want %v", st.Continuity, tt.wantCont)
+			}
+			if st.Stalls != tt.wantStalls {
+				t.Errorf("stalls = %d, want %d", st.Stalls, tt.wantStalls)
 			}
 			if st.Released+st.Missed != st.NextSeq-st.StartSeq {
 				t.Errorf("released %d + missed %d != due %d", st.Released, st.Missed, st.NextSeq-st.StartSeq)
@@ -381,5 +411,39 @@ func TestDeadlinesFromChunkEnd(t *testing.T) {
 		if !e.Released.Equal(want) {
 			t.Errorf("seq %d released at +%v, want +%v", e.Chunk.Seq, e.Released.Sub(t0), want.Sub(t0))
 		}
+	}
+}
+
+// The start chunk often comes the slow way (IWANT gossip before the joiner
+// is grafted into the mesh) and the next one straight through the mesh.
+// Until the first release, the deadlines follow the fastest arrival, so the
+// slow start does not stay in the delay for good.
+func TestAnchorOnFastestArrivalBeforeFirstRelease(t *testing.T) {
+	const ms = time.Millisecond
+	h := newHarness(t, Config{TargetDelay: 500 * ms})
+	r := h.p.NewReader()
+	defer r.Close()
+	complete := func(s uint64) time.Time { return ts(s).Add(chunkDur) }
+	h.push(complete(0).Add(600*ms), chunk(0, p2ptvd.RandomAccess)) // slow: 600ms
+	h.runTo(complete(1).Add(10 * ms))
+	h.push(complete(1).Add(10*ms), chunk(1, 0)) // fast: 10ms
+	h.runTo(complete(2).Add(5 * time.Second))
+	h.push(complete(2).Add(700*ms), chunk(2, 0)) // after the first release: too late to re-anchor
+	h.runTo(complete(2).Add(5 * time.Second))
+	got, _ := drain(t, r)
+	// 0 was due at complete(0)+1100ms under the slow anchor; the fast one
+	// makes every chunk due 510ms after it is complete.
+	want := []time.Time{complete(0).Add(510 * ms), complete(1).Add(510 * ms), complete(2).Add(700 * ms)}
+	if len(got) != len(want) {
+		t.Fatalf("released %d entries, want %d", len(got), len(want))
+	}
+	for i, e := range got {
+		if !e.Released.Equal(want[i]) {
+			t.Errorf("seq %d released at complete+%v, want %v", e.Chunk.Seq, e.Released.Sub(complete(e.Chunk.Seq)), want[i].Sub(complete(e.Chunk.Seq)))
+		}
+	}
+	// 2 arrived 190ms after its deadline: the delay grew instead of a skip.
+	if st := h.p.Stats(); st.Missed != 0 || st.Stalls != 1 || st.Grown != 190*ms {
+		t.Errorf("missed %d, stalls %d, grown %v; want 0, 1, 190ms", st.Missed, st.Stalls, st.Grown)
 	}
 }

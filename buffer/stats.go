@@ -25,6 +25,11 @@ type Stats struct {
 	BeforeStart uint64 // chunks before the start chunk, discarded
 	Resyncs     uint64 // restarts at a random-access chunk after a stall
 	Reanchors   uint64 // deadlines moved because they had run too far ahead
+	Stalls      uint64 // times the output paused for a late chunk (the delay grew)
+
+	// Grown is how much the delay has grown for late chunks since the
+	// start (at most MaxDelay − TargetDelay).
+	Grown time.Duration
 
 	Pending      int // chunks held for release (or held while seeking a start)
 	PendingBytes int
@@ -37,8 +42,9 @@ type Stats struct {
 	// Delay is local now minus the source timestamp of the last released
 	// chunk: how far behind the source the player is.
 	Delay time.Duration
-	// Continuity is Released / Due: the share of chunks played on time.
-	// It is 0 until something falls due.
+	// Continuity is Released / Due: the share of chunks played rather than
+	// skipped. A chunk the buffer waited for (a stall) counts as played;
+	// Stalls counts those pauses. It is 0 until something falls due.
 	Continuity float64
 }
 
@@ -64,6 +70,8 @@ func (p *Playout) Stats() Stats {
 		BeforeStart:  p.st.preStart,
 		Resyncs:      p.st.resyncs,
 		Reanchors:    p.st.reanchors,
+		Stalls:       p.st.stalls,
+		Grown:        p.grown,
 		Pending:      p.pend.n + len(p.held),
 		PendingBytes: p.pend.bytes,
 		WindowChunks: p.win.n,
