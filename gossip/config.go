@@ -92,6 +92,12 @@ func gossipSubParams() pubsub.GossipSubParams {
 	// cache keeps 6 so an IWANT answered a little late still finds the chunk:
 	// the IHAVE/IWANT repair path covers the playout delay (DESIGN §5, §8).
 	p.HistoryGossip, p.HistoryLength = 3, 6
+	// IHAVE goes to every topic peer outside the mesh, not to a random 6 of
+	// them: a viewer that was just pruned (a broadcaster is grafted by every
+	// joiner and keeps at most Dhi) otherwise learns of a chunk by chance and
+	// loses runs of them until it is grafted elsewhere. IHAVEs are small:
+	// message IDs, not chunks.
+	p.Dlazy, p.GossipFactor = 64, 1
 	return p
 }
 
