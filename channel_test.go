@@ -111,7 +111,7 @@ func TestParseChannelID(t *testing.T) {
 	}
 	bad := []string{
 		"", "/channel/", "/channel/hello", "/channel/" + id.String() + "/x",
-		"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",                 // CIDv0
+		"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",              // CIDv0
 		"bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", // dag-pb codec
 	}
 	for _, s := range bad {

@@ -1,0 +1,68 @@
+package p2ptvd_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The import direction: cmd/p2ptvd → node → dht, gossip, buffer, media →
+// the module root. buffer and media stay pure (no libp2p, even indirectly),
+// dht and gossip never import each other, and nothing imports node but the
+// command and the end-to-end tests.
+func TestImportDirection(t *testing.T) {
+	const mod = "github.com/p2ptv/p2ptvd"
+	allowed := map[string][]string{
+		mod:                 {},
+		mod + "/media":      {mod},
+		mod + "/buffer":     {mod},
+		mod + "/gossip":     {mod},
+		mod + "/dht":        {mod},
+		mod + "/node":       {mod, mod + "/media", mod + "/buffer", mod + "/gossip", mod + "/dht"},
+		mod + "/cmd/p2ptvd": {mod, mod + "/node", mod + "/media", mod + "/dht"},
+	}
+	pure := []string{mod, mod + "/media", mod + "/buffer"}
+
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := map[string]bool{}
+	for dec.More() {
+		var p struct {
+			ImportPath    string
+			Imports, Deps []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		seen[p.ImportPath] = true
+		allow, known := allowed[p.ImportPath]
+		if !known {
+			if !strings.HasPrefix(p.ImportPath, mod+"/e2e") && !strings.HasPrefix(p.ImportPath, mod+"/internal/") {
+				t.Errorf("package %s has no place in the dependency rules; add it to deps_test.go", p.ImportPath)
+			}
+			continue
+		}
+		for _, imp := range p.Imports {
+			if (imp == mod || strings.HasPrefix(imp, mod+"/")) && !slices.Contains(allow, imp) {
+				t.Errorf("%s imports %s: not allowed", p.ImportPath, imp)
+			}
+		}
+		if slices.Contains(pure, p.ImportPath) {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "github.com/libp2p/") {
+					t.Errorf("%s depends on %s: it must stay free of libp2p", p.ImportPath, d)
+				}
+			}
+		}
+	}
+	for p := range allowed {
+		if !seen[p] {
+			t.Errorf("package %s is missing", p)
+		}
+	}
+}

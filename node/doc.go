@@ -1,0 +1,40 @@
+// Package node is the composition root of p2ptvd: it builds the libp2p host
+// and wires the DHT, the gossip mesh, the media source and the playout
+// buffer into the operations people use: Broadcast, Join, Leave, and an HTTP
+// handler that serves each channel to players.
+//
+// # Data path
+//
+// A broadcast reads MPEG-TS from an io.Reader through media.Source, which
+// cuts chunks at random-access points; each chunk is signed with the node's
+// Ed25519 key (the channel owner key), published into the channel's gossip
+// topic, and pushed into the broadcaster's own playout buffer so it can be
+// watched locally too. The channel's manifest is served over the manifest
+// protocol and its CID provided in the DHT (re-provided while live).
+//
+// A join looks up the channel's providers in the DHT, connects to several
+// of them in parallel, fetches the manifest from one and verifies it against
+// the CID, joins the gossip topic, and pushes every validated chunk into a
+// playout buffer. As soon as the buffer has started (a random-access chunk
+// has arrived) the viewer provides the channel as well, so later joiners
+// find relays, not only the source.
+//
+// # State on disk
+//
+// The home directory (0700) holds identity.key: the node's libp2p Ed25519
+// private key (protobuf-marshalled, 0600, written atomically). The same key
+// signs the chunks of the channels the node broadcasts.
+//
+// # HTTP
+//
+//	GET /channel/<cid>.ts   progressive MPEG-TS (video/mp2t) of a joined channel,
+//	                        starting at PAT+PMT and the latest keyframe held
+//	GET /                   JSON list of the node's channels
+//
+// # Goroutines
+//
+// Per channel: the playout buffer's Run loop, and either the broadcast pump
+// (source → mesh and buffer) or the receive pump (mesh → buffer). They stop
+// when the channel is closed (Channel.Close, Node.Leave or Node.Close) and
+// Close waits for them. HTTP handlers run on the caller's server.
+package node

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// IdentityFile is the node's private key inside its home directory.
+const IdentityFile = "identity.key"
+
+// LoadIdentity reads the node's Ed25519 key from home, creating the home
+// directory (0700) and the key (0600, written atomically) on first use.
+func LoadIdentity(home string) (crypto.PrivKey, error) {
+	if home == "" {
+		return nil, errors.New("no home directory set")
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("home %s: %w", home, err)
+	}
+	path := filepath.Join(home, IdentityFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("identity %s: %w", path, err)
+		}
+		if k.Type() != crypto.Ed25519 {
+			return nil, fmt.Errorf("identity %s: key type %s, want Ed25519", path, k.Type())
+		}
+		return k, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("identity %s: %w", path, err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, fmt.Errorf("generate identity: %w", err)
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("marshal identity: %w", err)
+	}
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("identity %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// channelKey converts a libp2p Ed25519 key into the standard library form
+// that signs chunks; the two share the same 64-byte representation.
+func channelKey(k crypto.PrivKey) (ed25519.PrivateKey, error) {
+	raw, err := k.Raw()
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("identity key is %d bytes, want an Ed25519 key of %d", len(raw), ed25519.PrivateKeySize)
+	}
+	return ed25519.PrivateKey(raw), nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it into place, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,263 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	"github.com/libp2p/go-libp2p/core/peer"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/p2ptv/p2ptvd"
+	"github.com/p2ptv/p2ptvd/buffer"
+	"github.com/p2ptv/p2ptvd/dht"
+	"github.com/p2ptv/p2ptvd/gossip"
+	"github.com/p2ptv/p2ptvd/media"
+)
+
+// defaultListen are the addresses a node listens on when none are given:
+// every interface, a port the system picks, TCP and QUIC.
+func defaultListen() []string { return []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"} }
+
+// Config configures a Node. The zero value (with Home set) works.
+type Config struct {
+	// Home holds the node's identity. Required.
+	Home string
+	// Listen are multiaddrs to listen on; empty means every interface,
+	// TCP and QUIC, on ports the system picks.
+	Listen []string
+	// Bootstrap are multiaddrs (with /p2p/<id>) of DHT nodes to join through.
+	Bootstrap []string
+	// DHTMode is auto (server once publicly reachable), server or client.
+	DHTMode dht.Mode
+	// Buffer configures each channel's playout buffer.
+	Buffer buffer.Config
+	// Chunker configures how a broadcast is cut into chunks.
+	Chunker media.ChunkerConfig
+	// Gossip configures the chunk mesh.
+	Gossip gossip.Config
+	// ReprovideInterval overrides how often channels are re-provided.
+	ReprovideInterval time.Duration
+	// JoinPeers is how many providers a joiner connects to (0 = 6).
+	JoinPeers int
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Node is one p2ptvd peer: a libp2p host with the DHT, the gossip service and
+// the channels it broadcasts or watches.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	host   host.Host
+	bw     *metrics.BandwidthCounter
+	dht    *dht.DHT
+	gossip *gossip.Service
+	key    ed25519.PrivateKey
+
+	ctx    context.Context // lives until Close
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	channels map[p2ptvd.ChannelID]*Channel
+	closed   bool
+}
+
+// New starts a node: loads (or creates) its identity, listens, and starts
+// the DHT and gossip. It does not wait for bootstrap peers; call Bootstrap.
+func New(cfg Config) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	priv, err := LoadIdentity(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
+	key, err := channelKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = defaultListen()
+	}
+	addrs := make([]ma.Multiaddr, 0, len(listen))
+	for _, s := range listen {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		addrs = append(addrs, a)
+	}
+	boot, err := dht.ParseBootstrap(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+
+	bw := metrics.NewBandwidthCounter()
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrs(addrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		// Metrics go to a registry the daemon passes in, never a global one:
+		// a hundred nodes share a test process.
+		libp2p.DisableMetrics(),
+		libp2p.BandwidthReporter(bw),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %v: %w", listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg:      cfg,
+		log:      log.With("self", h.ID().ShortString()),
+		host:     h,
+		bw:       bw,
+		key:      key,
+		ctx:      ctx,
+		cancel:   cancel,
+		channels: make(map[p2ptvd.ChannelID]*Channel),
+	}
+	n.dht, err = dht.New(ctx, h, dht.Config{
+		Mode:              cfg.DHTMode,
+		Bootstrap:         boot,
+		ReprovideInterval: cfg.ReprovideInterval,
+		Logger:            log.With("pkg", "dht"),
+	})
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, fmt.Errorf("start dht: %w", err)
+	}
+	gcfg := cfg.Gossip
+	if gcfg.Logger == nil {
+		gcfg.Logger = log.With("pkg", "gossip")
+	}
+	n.gossip, err = gossip.New(ctx, h, gcfg)
+	if err != nil {
+		cancel()
+		n.dht.Close()
+		h.Close()
+		return nil, fmt.Errorf("start gossip: %w", err)
+	}
+	return n, nil
+}
+
+// Bootstrap connects to the configured bootstrap peers, retrying while none
+// answers, and returns once the DHT has peers or ctx ends.
+func (n *Node) Bootstrap(ctx context.Context) error { return n.dht.Bootstrap(ctx) }
+
+// ID is the node's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Host is the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// Addrs are the node's listen addresses with /p2p/<id> appended, ready to
+// hand to others as bootstrap addresses.
+func (n *Node) Addrs() []ma.Multiaddr {
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})
+	if err != nil {
+		return nil
+	}
+	return addrs
+}
+
+// Bandwidth is the total of bytes the node's libp2p streams sent and
+// received, every protocol included (DHT, gossip, manifests).
+func (n *Node) Bandwidth() metrics.Stats { return n.bw.GetBandwidthTotals() }
+
+// GossipStats reports the chunk mesh's counters across the node's
+// channels: accepted, rejected by reason, drops, blacklisted peers.
+func (n *Node) GossipStats() gossip.Stats { return n.gossip.Stats() }
+
+// Blacklisted reports whether the node has shut a peer out for sending
+// invalid chunks.
+func (n *Node) Blacklisted(p peer.ID) bool { return n.gossip.Blacklisted(p) }
+
+// Channel returns the channel with the given ID if the node broadcasts or
+// watches it.
+func (n *Node) Channel(id p2ptvd.ChannelID) (*Channel, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.channels[id]
+	return c, ok
+}
+
+// Channels lists the channels the node broadcasts or watches.
+func (n *Node) Channels() []*Channel {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cs := make([]*Channel, 0, len(n.channels))
+	for _, c := range n.channels {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Leave stops broadcasting or watching a channel.
+func (n *Node) Leave(id p2ptvd.ChannelID) error {
+	c, ok := n.Channel(id)
+	if !ok {
+		return fmt.Errorf("leave %s: %w", id.Path(), ErrNotJoined)
+	}
+	return c.Close()
+}
+
+// ErrNotJoined is returned for a channel the node neither broadcasts nor watches.
+var ErrNotJoined = errors.New("channel not joined")
+
+// ErrClosed is returned by a node after Close.
+var ErrClosed = errors.New("node closed")
+
+// Close leaves every channel, stops the DHT and gossip and closes the host.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	cs := make([]*Channel, 0, len(n.channels))
+	for _, c := range n.channels {
+		cs = append(cs, c)
+	}
+	n.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	n.cancel()
+	return errors.Join(n.gossip.Close(), n.dht.Close(), n.host.Close())
+}
+
+func (n *Node) add(c *Channel) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if _, ok := n.channels[c.id]; ok {
+		return fmt.Errorf("%s: already joined", c.id.Path())
+	}
+	n.channels[c.id] = c
+	return nil
+}
+
+func (n *Node) remove(c *Channel) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.channels[c.id] == c {
+		delete(n.channels, c.id)
+	}
+}

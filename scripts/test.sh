@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need on a fresh
+# machine (ffmpeg from Debian packages when it is missing), checks
+# formatting and vet, runs the unit tests (race detector on the concurrent
+# packages), the end-to-end tests and the benchmarks' short mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-tools.sh ffmpeg
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== unit tests (race detector on the concurrent packages)"
+go test -race -count=1 ./buffer/... ./gossip/... ./dht/... ./node/...
+go test -count=1 . ./media/... ./cmd/...
+
+echo "== end-to-end tests"
+go test -count=1 -timeout 10m ./e2e/...
