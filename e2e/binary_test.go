@@ -184,6 +184,7 @@ func TestBinaryLive(t *testing.T) {
 	}
 	v1, v2 := join("viewer1"), join("viewer2")
 	probeAll(v1, v2)
+	playMPV(t, v2)
 	// This viewer joins a stream that has run for a while, mid-GOP.
 	v3 := join("viewer3")
 	probeAll(v3)
@@ -229,4 +230,22 @@ func probe(t *testing.T, v *proc, fps int) {
 		t.Errorf("%s: decoded %d frames in a 10 s window, want ≥ %d", v.name, len(frames), want)
 	}
 	t.Logf("%s: %d frames decoded in 10 s, first %s", v.name, len(frames), strconv.Quote(frames[0]))
+}
+
+// playMPV plays 5 s of a viewer's stream in mpv (no video or audio output)
+// and expects it to finish cleanly with nothing to warn about.
+func playMPV(t *testing.T, v *proc) {
+	if _, err := exec.LookPath("mpv"); err != nil {
+		t.Logf("mpv is not installed (scripts/install-tools.sh mpv installs it): skipping the mpv check")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "mpv", "--no-config", "--vo=null", "--ao=null", "--length=5",
+		"--msg-level=all=warn", v.first).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("%s: mpv: %v\n%s", v.name, err, out)
+		return
+	}
+	t.Logf("%s: mpv played 5 s with no warning", v.name)
 }

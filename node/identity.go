@@ -55,6 +55,12 @@ func LoadIdentity(home string) (crypto.PrivKey, error) {
 // channelKey converts a libp2p Ed25519 key into the standard library form
 // that signs chunks; the two share the same 64-byte representation.
 func channelKey(k crypto.PrivKey) (ed25519.PrivateKey, error) {
+	if k == nil {
+		return nil, errors.New("no private key")
+	}
+	if k.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("key type %s, want Ed25519", k.Type())
+	}
 	raw, err := k.Raw()
 	if err != nil {
 		return nil, err

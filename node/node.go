@@ -30,8 +30,12 @@ func defaultListen() []string { return []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.
 
 // Config configures a Node. The zero value (with Home set) works.
 type Config struct {
-	// Home holds the node's identity. Required.
+	// Home holds the node's identity. Required unless Host is set.
 	Home string
+	// Host, if set, is used instead of building one from Home and Listen
+	// (simulated networks, embedding). Its key must be Ed25519: it signs the
+	// node's broadcasts. The caller keeps ownership: Close leaves it open.
+	Host host.Host
 	// Listen are multiaddrs to listen on; empty means every interface,
 	// TCP and QUIC, on ports the system picks.
 	Listen []string
@@ -56,13 +60,14 @@ type Config struct {
 // Node is one p2ptvd peer: a libp2p host with the DHT, the gossip service and
 // the channels it broadcasts or watches.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	host   host.Host
-	bw     *metrics.BandwidthCounter
-	dht    *dht.DHT
-	gossip *gossip.Service
-	key    ed25519.PrivateKey
+	cfg     Config
+	log     *slog.Logger
+	host    host.Host
+	ownHost bool // built by New, so closed by Close
+	bw      *metrics.BandwidthCounter
+	dht     *dht.DHT
+	gossip  *gossip.Service
+	key     ed25519.PrivateKey
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
@@ -79,49 +84,26 @@ func New(cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	priv, err := LoadIdentity(cfg.Home)
-	if err != nil {
-		return nil, err
-	}
-	key, err := channelKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	listen := cfg.Listen
-	if len(listen) == 0 {
-		listen = defaultListen()
-	}
-	addrs := make([]ma.Multiaddr, 0, len(listen))
-	for _, s := range listen {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("listen address %q: %w", s, err)
-		}
-		addrs = append(addrs, a)
-	}
 	boot, err := dht.ParseBootstrap(cfg.Bootstrap)
 	if err != nil {
 		return nil, err
 	}
-
-	bw := metrics.NewBandwidthCounter()
-	h, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.ListenAddrs(addrs...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		// Metrics go to a registry the daemon passes in, never a global one:
-		// a hundred nodes share a test process.
-		libp2p.DisableMetrics(),
-		libp2p.BandwidthReporter(bw),
-	)
+	h, bw, err := cfg.host()
 	if err != nil {
-		return nil, fmt.Errorf("listen on %v: %w", listen, err)
+		return nil, err
+	}
+	priv := h.Peerstore().PrivKey(h.ID())
+	key, err := channelKey(priv)
+	if err != nil {
+		if cfg.Host == nil {
+			h.Close()
+		}
+		return nil, fmt.Errorf("node key: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg:      cfg,
-		log:      log.With("self", h.ID().ShortString()),
+		log:      log.With("self", shortID(h.ID())),
 		host:     h,
 		bw:       bw,
 		key:      key,
@@ -129,6 +111,7 @@ func New(cfg Config) (*Node, error) {
 		cancel:   cancel,
 		channels: make(map[p2ptvd.ChannelID]*Channel),
 	}
+	n.ownHost = cfg.Host == nil
 	n.dht, err = dht.New(ctx, h, dht.Config{
 		Mode:              cfg.DHTMode,
 		Bootstrap:         boot,
@@ -137,7 +120,7 @@ func New(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		cancel()
-		h.Close()
+		n.closeHost()
 		return nil, fmt.Errorf("start dht: %w", err)
 	}
 	gcfg := cfg.Gossip
@@ -148,7 +131,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		cancel()
 		n.dht.Close()
-		h.Close()
+		n.closeHost()
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
 	return n, nil
@@ -175,8 +158,14 @@ func (n *Node) Addrs() []ma.Multiaddr {
 }
 
 // Bandwidth is the total of bytes the node's libp2p streams sent and
-// received, every protocol included (DHT, gossip, manifests).
-func (n *Node) Bandwidth() metrics.Stats { return n.bw.GetBandwidthTotals() }
+// received, every protocol included (DHT, gossip, manifests). It is zero
+// for a node on an injected host, whose owner counts its traffic.
+func (n *Node) Bandwidth() metrics.Stats {
+	if n.bw == nil {
+		return metrics.Stats{}
+	}
+	return n.bw.GetBandwidthTotals()
+}
 
 // GossipStats reports the chunk mesh's counters across the node's
 // channels: accepted, rejected by reason, drops, blacklisted peers.
@@ -238,7 +227,59 @@ func (n *Node) Close() error {
 		c.Close()
 	}
 	n.cancel()
-	return errors.Join(n.gossip.Close(), n.dht.Close(), n.host.Close())
+	return errors.Join(n.gossip.Close(), n.dht.Close(), n.closeHost())
+}
+
+func (n *Node) closeHost() error {
+	if !n.ownHost {
+		return nil
+	}
+	return n.host.Close()
+}
+
+// host builds the node's libp2p host from Home and Listen, or returns the
+// injected one.
+func (cfg Config) host() (host.Host, *metrics.BandwidthCounter, error) {
+	if cfg.Host != nil {
+		return cfg.Host, nil, nil
+	}
+	priv, err := LoadIdentity(cfg.Home)
+	if err != nil {
+		return nil, nil, err
+	}
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = defaultListen()
+	}
+	addrs := make([]ma.Multiaddr, 0, len(listen))
+	for _, s := range listen {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen address %q: %w", s, err)
+		}
+		addrs = append(addrs, a)
+	}
+	bw := metrics.NewBandwidthCounter()
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrs(addrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		// Metrics go to a registry the daemon passes in, never a global one:
+		// a hundred nodes share a test process.
+		libp2p.DisableMetrics(),
+		libp2p.BandwidthReporter(bw),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %v: %w", listen, err)
+	}
+	return h, bw, nil
+}
+
+// shortID is the tail of a peer ID, enough to tell nodes apart in logs.
+func shortID(id peer.ID) string {
+	s := id.String()
+	return s[max(0, len(s)-6):]
 }
 
 func (n *Node) add(c *Channel) error {
