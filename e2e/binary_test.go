@@ -189,6 +189,8 @@ func TestBinaryLive(t *testing.T) {
 	v3 := join("viewer3")
 	probeAll(v3)
 
+	stdoutViewer(t, boot.first, caster.first, dir)
+
 	for _, p := range []*proc{v1, v2, v3, caster, boot} {
 		p.stop(t, true)
 	}
@@ -248,4 +250,40 @@ func playMPV(t *testing.T, v *proc) {
 		return
 	}
 	t.Logf("%s: mpv played 5 s with no warning", v.name)
+}
+
+// stdoutViewer runs `join -o -` into ffprobe, the way `| mpv -` is used:
+// the stream on standard output must decode from its first byte.
+func stdoutViewer(t *testing.T, boot, channel, dir string) {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	join := exec.CommandContext(ctx, bin, "--home", dir+"/stdout", "join", "--listen", "/ip4/127.0.0.1/tcp/0",
+		"--bootstrap", boot, "-o", "-", channel)
+	var joinErr syncBuffer
+	join.Stderr = &joinErr
+	stream, err := join.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probeErr bytes.Buffer
+	probe := exec.CommandContext(ctx, "ffprobe", "-v", "warning", "-select_streams", "v:0",
+		"-show_entries", "frame=key_frame", "-of", "csv=p=0", "-read_intervals", "%+3", "-")
+	probe.Stdin = stream
+	probe.Stderr = &probeErr
+	if err := join.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := probe.Output()
+	join.Process.Signal(syscall.SIGTERM)
+	join.Wait()
+	frames := strings.Fields(string(out))
+	if err != nil || len(frames) < 3*25*95/100 || !strings.HasPrefix(frames[0], "1") || strings.TrimSpace(probeErr.String()) != "" {
+		t.Errorf("join -o -: ffprobe %v, %d frames, first %q, warnings %q\n%s", err, len(frames), frames, probeErr.String(), joinErr.String())
+		return
+	}
+	t.Logf("join -o -: %d frames in 3 s from a keyframe", len(frames))
 }
