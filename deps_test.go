@@ -9,9 +9,11 @@ import (
 )
 
 // The import direction: cmd/p2ptvd → node → dht, gossip, buffer, media →
-// the module root. buffer and media stay pure (no libp2p, even indirectly),
-// dht and gossip never import each other, and nothing imports node but the
-// command and the end-to-end tests.
+// the module root. buffer and media stay pure: they import only the
+// standard library and the module root (so no libp2p, even indirectly),
+// which keeps them deterministic and testable on their own. dht and gossip
+// never import each other, and nothing imports node but the command and
+// the end-to-end tests.
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/p2ptv/p2ptvd"
 	allowed := map[string][]string{
@@ -50,6 +52,13 @@ func TestImportDirection(t *testing.T) {
 		for _, imp := range p.Imports {
 			if (imp == mod || strings.HasPrefix(imp, mod+"/")) && !slices.Contains(allow, imp) {
 				t.Errorf("%s imports %s: not allowed", p.ImportPath, imp)
+			}
+		}
+		if slices.Contains(pure[1:], p.ImportPath) {
+			for _, imp := range p.Imports {
+				if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") && imp != mod {
+					t.Errorf("%s imports %s: it may import only the standard library and the module root", p.ImportPath, imp)
+				}
 			}
 		}
 		if slices.Contains(pure, p.ImportPath) {
