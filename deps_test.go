@@ -2,7 +2,9 @@ package p2ptvd_test
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +74,27 @@ func TestImportDirection(t *testing.T) {
 	for p := range allowed {
 		if !seen[p] {
 			t.Errorf("package %s is missing", p)
+		}
+	}
+}
+
+// Every package says what it owns in a doc.go (the command in main.go).
+func TestPackageDocs(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}} {{.Name}} {{.Doc}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) < 3 || f[2] == "" {
+			t.Errorf("package in %s has no package comment", f[0])
+			continue
+		}
+		if f[1] == "main" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(f[0], "doc.go")); err != nil {
+			t.Errorf("package %s in %s has no doc.go", f[1], f[0])
 		}
 	}
 }

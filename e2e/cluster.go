@@ -1,6 +1,3 @@
-// Package e2e holds p2ptvd's multi-node tests and benchmarks: in-process
-// nodes on loopback, and the built binary run as separate processes with
-// real ffmpeg and players.
 package e2e
 
 import (
