@@ -24,7 +24,7 @@ func TestImportDirection(t *testing.T) {
 		mod + "/buffer":     {mod},
 		mod + "/gossip":     {mod},
 		mod + "/dht":        {mod},
-		mod + "/node":       {mod, mod + "/media", mod + "/buffer", mod + "/gossip", mod + "/dht"},
+		mod + "/node":       {mod, mod + "/media", mod + "/buffer", mod + "/gossip", mod + "/dht", mod + "/internal/home"},
 		mod + "/cmd/p2ptvd": {mod, mod + "/node", mod + "/media", mod + "/dht"},
 	}
 	pure := []string{mod, mod + "/media", mod + "/buffer"}

@@ -293,7 +293,18 @@ func (c *Channel) send(ctx context.Context, chunk p2ptvd.Chunk) error {
 // when the first random-access chunk arrives (see Channel.Playout). Once the
 // buffer has started the node provides the channel too, so later joiners
 // find it as a relay.
+//
+// With Config.Remember the channel is recorded in the home directory, so
+// Resume rejoins it after a restart.
 func (n *Node) Join(ctx context.Context, id p2ptvd.ChannelID) (*Channel, error) {
+	c, err := n.join(ctx, id)
+	if err == nil {
+		n.remember(id, true)
+	}
+	return c, err
+}
+
+func (n *Node) join(ctx context.Context, id p2ptvd.ChannelID) (*Channel, error) {
 	if !id.Defined() {
 		return nil, fmt.Errorf("join: %w", p2ptvd.ErrBadChannelID)
 	}
@@ -344,8 +355,15 @@ func (c *Channel) receive(ctx context.Context) error {
 		}
 		c.playout.Push(chunk)
 		if stop == nil && c.playout.Stats().Started {
-			stop = c.n.dht.StartProviding(c.id)
-			c.log.Info("playing; providing the channel as a relay", "startup", time.Since(c.joined).Round(time.Millisecond))
+			stop = func() {}
+			if c.n.cfg.ConsumeOnly {
+				// Not providing keeps later joiners from picking this node
+				// as a source; it still sits in the mesh it joined.
+				c.log.Info("playing (consume-only: not providing)", "startup", time.Since(c.joined).Round(time.Millisecond))
+			} else {
+				stop = c.n.dht.StartProviding(c.id)
+				c.log.Info("playing; providing the channel as a relay", "startup", time.Since(c.joined).Round(time.Millisecond))
+			}
 		}
 		if chunk.Flags.Has(p2ptvd.EndOfStream) {
 			c.log.Info("end of stream", "seq", chunk.Seq)

@@ -23,7 +23,22 @@
 //
 // The home directory (0700) holds identity.key: the node's libp2p Ed25519
 // private key (protobuf-marshalled, 0600, written atomically). The same key
-// signs the chunks of the channels the node broadcasts.
+// signs the chunks of the channels the node broadcasts. With
+// Config.Remember it also holds channels.json, {"channels": ["/channel/<cid>",
+// ...]}: the channels joined and not left, which Resume rejoins after a
+// restart (written atomically on every Join and Leave; Close keeps it).
+//
+// # Reaching a node behind NAT
+//
+// A host New builds can ask the router for a port mapping (UPnP, NAT-PMP),
+// hole-punch (DCUtR), reserve a slot on circuit relays while AutoNAT says
+// it is unreachable, and serve as a relay and AutoNAT server for others
+// (operators' nodes). The DHT in auto mode answers queries only while the
+// node is publicly reachable. Relayed connections are limited (2 min, 128
+// KiB) and gossipsub never sends over them: they only let a hole punch
+// start, so the video mesh runs over direct connections. A node nobody can
+// reach still dials out to reachable ones and is fed by them. Reach reports
+// which of these worked; it follows the host's event bus.
 //
 // # HTTP
 //
@@ -32,6 +47,10 @@
 //	GET /                   JSON list of the node's channels
 //
 // # Goroutines
+//
+// Per node: one goroutine follows the host's reachability events until
+// Close, and Resume starts one per remembered channel until it is rejoined,
+// left, or the node closes (Close waits for them).
 //
 // Per channel: the playout buffer's Run loop, and either the broadcast pump
 // (source → mesh and buffer) or the receive pump (mesh → buffer). They stop

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/p2ptv/p2ptvd/internal/home"
 )
 
 // IdentityFile is the node's private key inside its home directory.
@@ -16,14 +18,14 @@ const IdentityFile = "identity.key"
 
 // LoadIdentity reads the node's Ed25519 key from home, creating the home
 // directory (0700) and the key (0600, written atomically) on first use.
-func LoadIdentity(home string) (crypto.PrivKey, error) {
-	if home == "" {
+func LoadIdentity(dir string) (crypto.PrivKey, error) {
+	if dir == "" {
 		return nil, errors.New("no home directory set")
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, fmt.Errorf("home %s: %w", home, err)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("home %s: %w", dir, err)
 	}
-	path := filepath.Join(home, IdentityFile)
+	path := filepath.Join(dir, IdentityFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -46,7 +48,7 @@ func LoadIdentity(home string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal identity: %w", err)
 	}
-	if err := writeFileAtomic(path, b, 0o600); err != nil {
+	if err := home.WriteFileAtomic(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("identity %s: %w", path, err)
 	}
 	return k, nil
@@ -69,32 +71,4 @@ func channelKey(k crypto.PrivKey) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("identity key is %d bytes, want an Ed25519 key of %d", len(raw), ed25519.PrivateKeySize)
 	}
 	return ed25519.PrivateKey(raw), nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it into place, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -9,13 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/p2ptv/p2ptvd"
 	"github.com/p2ptv/p2ptvd/buffer"
@@ -55,6 +54,48 @@ type Config struct {
 	JoinPeers int
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
+
+	// The fields below shape a host New builds; with Host set they are
+	// ignored (the caller built it).
+
+	// StrictListen fails New when an IPv4 listen address with a fixed port
+	// could not be bound (libp2p alone starts if any address works).
+	StrictListen bool
+	// PortMapping asks the router to forward the listen ports (UPnP IGD,
+	// NAT-PMP).
+	PortMapping bool
+	// HolePunching upgrades relayed connections to direct ones (DCUtR).
+	HolePunching bool
+	// RelayClient keeps a circuit-relay v2 reservation while AutoNAT says
+	// the node is unreachable, on Relays (nil: the Bootstrap nodes).
+	RelayClient bool
+	Relays      []string
+	// RelayService, if set, relays for others with these limits.
+	RelayService *RelayService
+	// AutoNATService answers other nodes' reachability probes.
+	AutoNATService bool
+	// ForcePublic skips AutoNAT and declares the node publicly reachable:
+	// for operators' nodes on public addresses, which must serve the DHT
+	// and relay from the start (the relay service only runs while public,
+	// and the first bootstrap node has nobody to probe it).
+	ForcePublic bool
+	// Resources bound the resource and connection managers.
+	Resources Resources
+	// Metrics receives libp2p's own metrics; nil turns them off.
+	Metrics prometheus.Registerer
+
+	// DHTProtocolPrefix "" is p2ptvd's own network; "/ipfs" is the public
+	// Amino DHT.
+	DHTProtocolPrefix protocol.ID
+	// MaxUpload is the user's cap on stream data sent to others, in bits
+	// per second (0: none). See Node.Limits for what enforces it.
+	MaxUpload int64
+	// ConsumeOnly watches without serving others: the node never provides
+	// a channel it watches and runs the DHT as a client.
+	ConsumeOnly bool
+	// Remember records the channels joined through Join in the home
+	// directory (channels.json), for Resume after a restart.
+	Remember bool
 }
 
 // Node is one p2ptvd peer: a libp2p host with the DHT, the gossip service and
@@ -64,7 +105,9 @@ type Node struct {
 	log     *slog.Logger
 	host    host.Host
 	ownHost bool // built by New, so closed by Close
-	bw      *metrics.BandwidthCounter
+	parts   hostParts
+	reach   *reachWatch
+	started time.Time
 	dht     *dht.DHT
 	gossip  *gossip.Service
 	key     ed25519.PrivateKey
@@ -72,9 +115,13 @@ type Node struct {
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
 
+	wg sync.WaitGroup // resume loops
+
 	mu       sync.Mutex
 	channels map[p2ptvd.ChannelID]*Channel
+	resuming map[p2ptvd.ChannelID]error // channels Resume has not rejoined yet, and why
 	closed   bool
+	stateMu  sync.Mutex // orders writes of channels.json
 }
 
 // New starts a node: loads (or creates) its identity, listens, and starts
@@ -88,7 +135,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, bw, err := cfg.host()
+	if cfg.ConsumeOnly {
+		cfg.DHTMode = dht.ModeClient
+	}
+	h, parts, err := cfg.host(log)
 	if err != nil {
 		return nil, err
 	}
@@ -105,21 +155,30 @@ func New(cfg Config) (*Node, error) {
 		cfg:      cfg,
 		log:      log.With("self", shortID(h.ID())),
 		host:     h,
-		bw:       bw,
+		parts:    parts,
+		started:  time.Now(),
 		key:      key,
 		ctx:      ctx,
 		cancel:   cancel,
 		channels: make(map[p2ptvd.ChannelID]*Channel),
+		resuming: make(map[p2ptvd.ChannelID]error),
 	}
 	n.ownHost = cfg.Host == nil
+	if n.reach, err = newReachWatch(h); err != nil {
+		cancel()
+		n.closeHost()
+		return nil, fmt.Errorf("watch reachability: %w", err)
+	}
 	n.dht, err = dht.New(ctx, h, dht.Config{
 		Mode:              cfg.DHTMode,
 		Bootstrap:         boot,
+		ProtocolPrefix:    cfg.DHTProtocolPrefix,
 		ReprovideInterval: cfg.ReprovideInterval,
 		Logger:            log.With("pkg", "dht"),
 	})
 	if err != nil {
 		cancel()
+		n.reach.close()
 		n.closeHost()
 		return nil, fmt.Errorf("start dht: %w", err)
 	}
@@ -131,6 +190,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		cancel()
 		n.dht.Close()
+		n.reach.close()
 		n.closeHost()
 		return nil, fmt.Errorf("start gossip: %w", err)
 	}
@@ -161,10 +221,28 @@ func (n *Node) Addrs() []ma.Multiaddr {
 // received, every protocol included (DHT, gossip, manifests). It is zero
 // for a node on an injected host, whose owner counts its traffic.
 func (n *Node) Bandwidth() metrics.Stats {
-	if n.bw == nil {
+	if n.parts.bw == nil {
 		return metrics.Stats{}
 	}
-	return n.bw.GetBandwidthTotals()
+	return n.parts.bw.GetBandwidthTotals()
+}
+
+// Started is when New returned.
+func (n *Node) Started() time.Time { return n.started }
+
+// Limits says which of the user's limits are in force and which the node
+// enforces.
+type Limits struct {
+	MaxUpload   int64 `json:"max_upload_bits"` // bits/s, 0 = none
+	ConsumeOnly bool  `json:"consume_only"`
+	// UploadEnforced is false while the chunk mesh does not yet pace its
+	// sends to MaxUpload: the cap is recorded, not applied.
+	UploadEnforced bool `json:"upload_enforced"`
+}
+
+// Limits reports the user's limits.
+func (n *Node) Limits() Limits {
+	return Limits{MaxUpload: n.cfg.MaxUpload, ConsumeOnly: n.cfg.ConsumeOnly}
 }
 
 // GossipStats reports the chunk mesh's counters across the node's
@@ -196,10 +274,20 @@ func (n *Node) Channels() []*Channel {
 }
 
 // Leave stops broadcasting or watching a channel.
+// A remembered channel is forgotten, and one that Resume is still
+// rejoining is given up.
 func (n *Node) Leave(id p2ptvd.ChannelID) error {
+	n.mu.Lock()
+	_, resuming := n.resuming[id]
+	delete(n.resuming, id)
+	n.mu.Unlock()
 	c, ok := n.Channel(id)
-	if !ok {
+	if !ok && !resuming {
 		return fmt.Errorf("leave %s: %w", id.Path(), ErrNotJoined)
+	}
+	n.remember(id, false)
+	if !ok {
+		return nil
 	}
 	return c.Close()
 }
@@ -227,7 +315,10 @@ func (n *Node) Close() error {
 		c.Close()
 	}
 	n.cancel()
-	return errors.Join(n.gossip.Close(), n.dht.Close(), n.closeHost())
+	n.wg.Wait()
+	err := errors.Join(n.gossip.Close(), n.dht.Close())
+	n.reach.close()
+	return errors.Join(err, n.closeHost())
 }
 
 func (n *Node) closeHost() error {
@@ -235,45 +326,6 @@ func (n *Node) closeHost() error {
 		return nil
 	}
 	return n.host.Close()
-}
-
-// host builds the node's libp2p host from Home and Listen, or returns the
-// injected one.
-func (cfg Config) host() (host.Host, *metrics.BandwidthCounter, error) {
-	if cfg.Host != nil {
-		return cfg.Host, nil, nil
-	}
-	priv, err := LoadIdentity(cfg.Home)
-	if err != nil {
-		return nil, nil, err
-	}
-	listen := cfg.Listen
-	if len(listen) == 0 {
-		listen = defaultListen()
-	}
-	addrs := make([]ma.Multiaddr, 0, len(listen))
-	for _, s := range listen {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, nil, fmt.Errorf("listen address %q: %w", s, err)
-		}
-		addrs = append(addrs, a)
-	}
-	bw := metrics.NewBandwidthCounter()
-	h, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.ListenAddrs(addrs...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		// Metrics go to a registry the daemon passes in, never a global one:
-		// a hundred nodes share a test process.
-		libp2p.DisableMetrics(),
-		libp2p.BandwidthReporter(bw),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %v: %w", listen, err)
-	}
-	return h, bw, nil
 }
 
 // shortID is the tail of a peer ID, enough to tell nodes apart in logs.
