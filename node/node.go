@@ -227,6 +227,17 @@ func (n *Node) Bandwidth() metrics.Stats {
 	return n.parts.bw.GetBandwidthTotals()
 }
 
+// BandwidthByProtocol splits Bandwidth by protocol (gossipsub, kad, ...).
+func (n *Node) BandwidthByProtocol() map[protocol.ID]metrics.Stats {
+	if n.parts.bw == nil {
+		return nil
+	}
+	return n.parts.bw.GetBandwidthByProtocol()
+}
+
+// DHTPeers is the number of DHT servers in the routing table.
+func (n *Node) DHTPeers() int { return n.dht.RoutingTableSize() }
+
 // Started is when New returned.
 func (n *Node) Started() time.Time { return n.started }
 
