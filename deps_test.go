@@ -25,7 +25,7 @@ func TestImportDirection(t *testing.T) {
 		mod + "/gossip":     {mod},
 		mod + "/dht":        {mod},
 		mod + "/node":       {mod, mod + "/media", mod + "/buffer", mod + "/gossip", mod + "/dht", mod + "/internal/home"},
-		mod + "/cmd/p2ptvd": {mod, mod + "/node", mod + "/media", mod + "/dht"},
+		mod + "/cmd/p2ptvd": {mod, mod + "/node", mod + "/media", mod + "/dht", mod + "/internal/api", mod + "/internal/config", mod + "/internal/home", mod + "/internal/metrics"},
 	}
 	pure := []string{mod, mod + "/media", mod + "/buffer"}
 

@@ -22,14 +22,11 @@ type BroadcastCmd struct {
 }
 
 func (b *BroadcastCmd) Run(ctx context.Context, env *Env) error {
-	home, err := env.home()
+	cfg, unlock, err := b.foreground(env)
 	if err != nil {
 		return err
 	}
-	cfg, err := b.config(home, env.Log)
-	if err != nil {
-		return err
-	}
+	defer unlock()
 	var in io.Reader = os.Stdin
 	pace := b.Pace == "yes"
 	if b.Input != "-" {

@@ -8,20 +8,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/libp2p/go-libp2p/gologshim"
+	"github.com/willabides/kongplete"
 )
 
-// Exit codes, the same for every subcommand.
+// Exit codes, the same for every subcommand. contrib/systemd's units name
+// them: a service manager restarts on ExitError, never on ExitUsage,
+// ExitConfig or ExitLocked, which a restart cannot fix.
 const (
-	ExitOK          = 0   // done, or stopped by a signal
-	ExitError       = 1   // the command failed at run time (network, input, home)
+	ExitOK          = 0   // done, or stopped by a signal and shut down in time
+	ExitError       = 1   // the command failed at run time (network, input, a slow shutdown)
 	ExitUsage       = 2   // bad flags, arguments or channel ID
+	ExitNotRunning  = 3   // status, channels, peers, leave: no daemon runs on this home
+	ExitConfig      = 4   // a bad config file or P2PTVD_* value
+	ExitLocked      = 5   // the home is in use by another p2ptvd process
 	ExitInterrupted = 130 // a second signal forced the exit
 )
 
@@ -43,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Vars{"version": versionString()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(helpWithFooter),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "p2ptvd:", err)
@@ -53,6 +60,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if exitCode < 0 {
 			exitCode = code
 		}
+	}
+	// A shell asking for completions (COMP_LINE set, see 'p2ptvd
+	// completion') is answered here, before parsing.
+	kongplete.Complete(parser, kongplete.WithExitFunc(parser.Exit))
+	if exitCode >= 0 {
+		return exitCode
 	}
 	kctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help or --version already printed
@@ -67,24 +80,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 
-	log, err := newLogger(stderr, cli.LogLevel, cli.LogFormat)
+	levels, err := parseLevels(cli.LogLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "p2ptvd:", err)
 		return ExitUsage
 	}
-	gologshim.SetDefaultHandler(libp2pHandler(log.Handler()))
+	log, base := newLogger(stderr, levels, cli.LogFormat)
+	gologshim.SetDefaultHandler(libp2pHandler(base, levels))
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	env := &Env{Stdout: stdout, Stderr: stderr, Log: log, Home: cli.Home}
+	env := &Env{
+		Stdout: stdout, Stderr: stderr, Log: log, Home: cli.Home, Getenv: os.Getenv,
+		Notify: func(state string) { sdnotify.SdNotify(false, state) },
+	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(env)
 	if err == nil {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "p2ptvd %s: %v\n", kctx.Command(), err)
-	var ue usageError
-	if errors.As(err, &ue) {
+	return exitCodeOf(err)
+}
+
+func exitCodeOf(err error) int {
+	var (
+		ue usageError
+		ce configError
+		le lockedError
+		ne notRunningError
+	)
+	switch {
+	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, &ce):
+		return ExitConfig
+	case errors.As(err, &le):
+		return ExitLocked
+	case errors.As(err, &ne):
+		return ExitNotRunning
 	}
 	return ExitError
 }
@@ -122,19 +155,5 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 		signal.Stop(sigs)
 		close(done)
 		cancel()
-	}
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 }

@@ -95,6 +95,11 @@ type NAT struct {
 	Relays []string `toml:"relays"`
 	// AutoNATService answers other nodes' reachability probes.
 	AutoNATService bool `toml:"autonat_service"`
+	// ForcePublic skips AutoNAT and declares the node publicly reachable:
+	// for operators' nodes on a public address (the first bootstrap node
+	// has nobody to confirm it, and the relay service runs only while
+	// public).
+	ForcePublic bool `toml:"force_public"`
 }
 
 // Resources bound what libp2p may use.
@@ -132,7 +137,7 @@ func Default(role Role) Config {
 	case RoleBootstrap:
 		c.DHTMode = "server"
 		c.API.Listen = "" // operators turn it on (the unit file does)
-		c.NAT = NAT{AutoNATService: true}
+		c.NAT = NAT{AutoNATService: true, ForcePublic: true}
 		c.Relay.Enabled = true
 		c.Resources = Resources{MaxMemory: 2 << 30, MaxFDs: 4096, ConnsLow: 400, ConnsHigh: 800}
 	case RoleForeground:
@@ -165,6 +170,9 @@ func (c *Config) decode(text string) error {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if pe.LastKey != "" {
+				return fmt.Errorf("line %d, %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
 		}
 		return err

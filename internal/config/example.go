@@ -54,6 +54,9 @@ const Example = `# p2ptvd configuration. Defaults live in the program; this file
 # relays = []
 # Answer other nodes' reachability probes (AutoNAT); bootstrap nodes do.
 # autonat_service = false
+# Skip AutoNAT and declare this node publicly reachable (operators' nodes on
+# a public address; bootstrap nodes do by default).
+# force_public = false
 
 [resources]
 # libp2p resource manager and connection manager limits.
