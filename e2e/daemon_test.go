@@ -23,15 +23,21 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runProg(t, bin, args...)
+}
+
+// runProg runs a program to completion (90 s at most).
+func runProg(t *testing.T, name string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("p2ptvd %v: %v", args, err)
+		t.Fatalf("%s %v: %v", name, args, err)
 	}
 	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 }

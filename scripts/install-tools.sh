@@ -8,6 +8,7 @@ missing=()
 for pkg in "$@"; do
 	bin=$pkg
 	[ "$pkg" = vlc ] && bin=cvlc
+	[ "$pkg" = nftables ] && bin=nft
 	command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
