@@ -188,9 +188,9 @@ func (cfg Config) hostOptions(priv crypto.PrivKey, addrs []ma.Multiaddr, parts *
 	if cfg.ForcePublic {
 		opts = append(opts, libp2p.ForceReachabilityPublic())
 	}
-	// AutoNAT v2 checks each address on its own (a node can be reachable
-	// over TCP and not QUIC); it both asks and answers.
-	opts = append(opts, libp2p.EnableAutoNATv2())
+	if cfg.AutoNATv2 {
+		opts = append(opts, libp2p.EnableAutoNATv2())
+	}
 	return opts, nil
 }
 

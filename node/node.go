@@ -74,6 +74,9 @@ type Config struct {
 	RelayService *RelayService
 	// AutoNATService answers other nodes' reachability probes.
 	AutoNATService bool
+	// AutoNATv2 checks each listen address on its own (a node can be
+	// reachable over TCP and not over QUIC) and answers others' checks.
+	AutoNATv2 bool
 	// ForcePublic skips AutoNAT and declares the node publicly reachable:
 	// for operators' nodes on public addresses, which must serve the DHT
 	// and relay from the start (the relay service only runs while public,

@@ -189,7 +189,9 @@ func TestStrictListen(t *testing.T) {
 
 func TestMetricsAndResources(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	n := newNode(t, Config{Metrics: reg, Resources: Resources{MaxMemory: 256 << 20, MaxFDs: 256, ConnsLow: 10, ConnsHigh: 20}, PortMapping: true})
+	// No PortMapping here: it would send UPnP/NAT-PMP probes to the real
+	// network.
+	n := newNode(t, Config{Metrics: reg, Resources: Resources{MaxMemory: 256 << 20, MaxFDs: 256, ConnsLow: 10, ConnsHigh: 20}, AutoNATv2: true})
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -203,8 +205,8 @@ func TestMetricsAndResources(t *testing.T) {
 	if !found {
 		t.Error("no libp2p_ metrics in the registry passed in")
 	}
-	if r := n.Reach(); !r.PortMapping.Enabled {
-		t.Errorf("port mapping not reported: %+v", r.PortMapping)
+	if r := n.Reach(); r.PortMapping.Enabled {
+		t.Errorf("port mapping reported on: %+v", r.PortMapping)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestDaemonBadInput(t *testing.T) {
 	defer l.Unlock()
 
 	// Fast flags so a daemon that wrongly starts does not hang the test.
-	lo := []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--no-bootstrap"}
+	lo := []string{"--listen", "/ip4/127.0.0.1/tcp/0", "--no-bootstrap", "--no-port-mapping"}
 	const cid = "/channel/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 	tests := []struct {
 		name     string
@@ -54,7 +54,7 @@ func TestDaemonBadInput(t *testing.T) {
 		{"public api", append([]string{"daemon", "--home", dir + "/a", "--api", "0.0.0.0:5580"}, lo...), nil, ExitConfig, "loopback"},
 		{"bad max upload", append([]string{"daemon", "--home", dir + "/a", "--max-upload", "lots"}, lo...), nil, ExitUsage, "--max-upload"},
 		{"api port in use", append([]string{"daemon", "--home", dir + "/b", "--api", busy.Addr().String()}, lo...), nil, ExitError, "address already in use"},
-		{"p2p port in use", []string{"daemon", "--home", dir + "/c", "--api", "", "--no-bootstrap", "--listen", "/ip4/127.0.0.1/tcp/" + strings.Split(busy.Addr().String(), ":")[1]}, nil, ExitError, "listen"},
+		{"p2p port in use", []string{"daemon", "--home", dir + "/c", "--api", "", "--no-bootstrap", "--no-port-mapping", "--listen", "/ip4/127.0.0.1/tcp/" + strings.Split(busy.Addr().String(), ":")[1]}, nil, ExitError, "listen"},
 		{"locked home", append([]string{"daemon", "--home", locked}, lo...), nil, ExitLocked, "in use by another p2ptvd"},
 		{"locked home, bootstrap", append([]string{"bootstrap", "--home", locked}, lo...), nil, ExitLocked, "in use"},
 		{"locked home, broadcast", []string{"broadcast", "--home", locked, "-"}, nil, ExitLocked, "in use"},

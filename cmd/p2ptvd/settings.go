@@ -29,6 +29,7 @@ type NetFlags struct {
 	DHTMode     *string  `help:"DHT mode: auto (server once publicly reachable), server or client." enum:"auto,server,client" placeholder:"MODE"`
 	MaxUpload   *string  `help:"Cap the stream data sent to other viewers, e.g. 5Mbit (0: no cap)." placeholder:"RATE"`
 	ConsumeOnly *bool    `help:"Watch without relaying to other viewers." negatable:""`
+	PortMapping *bool    `help:"Ask the router to forward the port (UPnP/NAT-PMP; on for the daemon)." negatable:""`
 }
 
 // configError marks a bad config file or environment value: exit code
@@ -77,6 +78,9 @@ func (f NetFlags) settings(env *Env, dir string, role config.Role, more func(*co
 	if f.ConsumeOnly != nil {
 		c.ConsumeOnly = *f.ConsumeOnly
 	}
+	if f.PortMapping != nil {
+		c.NAT.PortMapping = *f.PortMapping
+	}
 	if more != nil {
 		more(&c)
 	}
@@ -120,6 +124,7 @@ func nodeConfig(c config.Config, dir string, role config.Role, log *slog.Logger)
 	}
 	if role != config.RoleForeground {
 		nc.StrictListen = true
+		nc.AutoNATv2 = true
 		nc.Remember = role == config.RoleDaemon
 		nc.Resources = node.Resources{
 			MaxMemory: int64(c.Resources.MaxMemory), MaxFDs: c.Resources.MaxFDs,

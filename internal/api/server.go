@@ -310,34 +310,10 @@ func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) join(w http.ResponseWriter, r *http.Request) {
-	var req JoinRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body over %d bytes", maxBody)
-			return
-		}
-		writeError(w, http.StatusBadRequest, "bad request body: %v (want {\"channel\": \"/channel/<cid>\"})", err)
-		return
-	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, "bad request body: more than one JSON value")
-		return
-	}
-	id, err := p2ptvd.ParseChannelID(req.Channel)
+	id, timeout, code, err := decodeJoin(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "channel: %v", err)
+		writeError(w, code, "%v", err)
 		return
-	}
-	timeout := defaultTimeout
-	if req.Timeout != "" {
-		timeout, err = time.ParseDuration(req.Timeout)
-		if err != nil || timeout <= 0 || timeout > maxTimeout {
-			writeError(w, http.StatusBadRequest, "timeout %q: want a duration up to %s, e.g. 60s", req.Timeout, maxTimeout)
-			return
-		}
 	}
 	n := s.cfg.Node
 	_, had := n.Channel(id)
@@ -359,13 +335,44 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "%v", err)
 		return
 	}
-	code := http.StatusCreated
+	code = http.StatusCreated
 	if had {
 		code = http.StatusOK
 	} else {
 		s.log.Info("joined through the API", "channel", id.String())
 	}
 	writeJSON(w, code, s.describe(c))
+}
+
+// decodeJoin reads a JoinRequest body; on error it returns the HTTP status
+// that says what is wrong with it.
+func decodeJoin(body io.Reader) (p2ptvd.ChannelID, time.Duration, int, error) {
+	var req JoinRequest
+	var id p2ptvd.ChannelID
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return id, 0, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", tooBig.Limit)
+		}
+		return id, 0, http.StatusBadRequest, fmt.Errorf("bad request body: %v (want {\"channel\": \"/channel/<cid>\"})", err)
+	}
+	if dec.More() {
+		return id, 0, http.StatusBadRequest, errors.New("bad request body: more than one JSON value")
+	}
+	id, err := p2ptvd.ParseChannelID(req.Channel)
+	if err != nil {
+		return id, 0, http.StatusBadRequest, fmt.Errorf("channel: %w", err)
+	}
+	timeout := defaultTimeout
+	if req.Timeout != "" {
+		timeout, err = time.ParseDuration(req.Timeout)
+		if err != nil || timeout <= 0 || timeout > maxTimeout {
+			return id, 0, http.StatusBadRequest, fmt.Errorf("timeout %q: want a duration up to %s, e.g. 60s", req.Timeout, maxTimeout)
+		}
+	}
+	return id, timeout, http.StatusOK, nil
 }
 
 func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
