@@ -138,6 +138,19 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
+	// DNS rebinding: another host name is refused, even for /metrics.
+	req, _ := http.NewRequest("GET", w.srv.URL+"/metrics", nil)
+	req.Host = "evil.example:5580"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("foreign Host header: %v %v, want 403", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, h := range []string{"localhost:5580", "127.0.0.1", "[::1]:80", "LOCALHOST"} {
+		if !localHost(h) {
+			t.Errorf("localHost(%q) = false", h)
+		}
+	}
 	for _, path := range []string{"/healthz", "/metrics"} {
 		if code, body := call(t, "GET", w.srv.URL+path, "", ""); code != 200 || body == "" {
 			t.Errorf("%s without a key: %d", path, code)

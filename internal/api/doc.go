@@ -3,7 +3,9 @@
 //
 // # Endpoints
 //
-// The listener is on loopback only. Everything under /api/v1/ needs the API
+// The listener is on loopback only, and a request whose Host is not
+// localhost or a loopback address is refused (403), so a web page cannot
+// reach the API through DNS rebinding. Everything under /api/v1/ needs the API
 // key (a random token in <home>/api.key), sent as "Authorization: Bearer
 // <key>" or "X-API-Key: <key>"; a missing or wrong key is 401. Bodies are
 // JSON; errors are {"error": "..."} with a status that says who is at

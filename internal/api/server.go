@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -109,7 +110,28 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no such API call: %s %s (see /api/v1/status, /api/v1/channels, /api/v1/peers)", r.Method, r.URL.Path)
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A web page the user visits can point its own host name at 127.0.0.1
+	// (DNS rebinding) and read the key-less endpoints; only requests that
+	// name this machine are served.
+	if !localHost(r.Host) {
+		writeError(w, http.StatusForbidden, "host %q not allowed: the API answers only requests to localhost or a loopback address", r.Host)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func localHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.metrics == nil {
