@@ -5,63 +5,96 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p-pubsub/partialmessages"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/p2ptv/p2ptvd"
 )
 
-// Channel is one joined channel: its topic, validator and subscription.
+// Channel is one joined channel: its topic, validator, subscription and
+// partial-message engine.
 type Channel struct {
 	s      *Service
 	id     p2ptvd.ChannelID
 	owner  ed25519.PublicKey
 	name   string
 	window *window
+	hint   float64 // the manifest's bitrate, bytes/s; 0 if none
+	eng    *engine
 
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
 
-	queue      chan p2ptvd.Chunk
-	ready      chan struct{} // closed when start returns
-	ctx        context.Context
-	cancel     context.CancelFunc
-	readerDone chan struct{}
-	closing    atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
+	queue     chan p2ptvd.Chunk
+	legacyQ   chan legacyMsg
+	legacy    atomic.Bool // the topic has peers that want full messages
+	scores    atomic.Pointer[map[peer.ID]float64]
+	ready     chan struct{} // closed when start returns
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	done      chan struct{} // closed when the goroutines have ended
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 
 	published, received  atomic.Uint64
 	subDrops, queueDrops atomic.Uint64
 	rejected             reasonCounts
+	stats                partialCounts
 }
 
-func newChannel(s *Service, id p2ptvd.ChannelID, owner ed25519.PublicKey) *Channel {
+// partialCounts are the engine's counters, read by Stats.
+type partialCounts struct {
+	partsIn, partsOut, dupParts   atomic.Uint64
+	requests, timeouts, reparents atomic.Uint64
+	announces, busy, shed, rpcs   atomic.Uint64
+	legacyDrops                   atomic.Uint64
+	dupParent, dupReq, dupOther   atomic.Uint64
+	parents, children             atomic.Int64
+	slots, used                   atomic.Int64
+}
+
+type legacyMsg struct {
+	msg   []byte
+	chunk p2ptvd.Chunk
+}
+
+func newChannel(s *Service, m p2ptvd.Manifest, id p2ptvd.ChannelID) *Channel {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &Channel{
-		s:          s,
-		id:         id,
-		owner:      owner,
-		name:       TopicName(id),
-		window:     newWindow(s.cfg.Window, s.cfg.MaxAge),
-		queue:      make(chan p2ptvd.Chunk, s.cfg.QueueLength),
-		ready:      make(chan struct{}),
-		ctx:        ctx,
-		cancel:     cancel,
-		readerDone: make(chan struct{}),
+	c := &Channel{
+		s:       s,
+		id:      id,
+		owner:   m.Owner,
+		name:    TopicName(id),
+		window:  newWindow(s.cfg.Window, s.cfg.MaxAge),
+		hint:    float64(m.Hints.Bitrate) / 8,
+		queue:   make(chan p2ptvd.Chunk, s.cfg.QueueLength),
+		legacyQ: make(chan legacyMsg, 64),
+		ready:   make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
 	}
+	c.eng = newEngine(c, s.tuning)
+	return c
 }
 
-// start joins the topic, installs the validator and starts the reader.
+// start joins the topic asking for partial messages, installs the
+// validator (for full messages from peers that do not speak them) and
+// starts the goroutines.
 func (c *Channel) start() (err error) {
 	ps := c.s.ps
 	defer close(c.ready)
 	defer func() {
 		if err != nil {
 			c.cancel()
-			close(c.readerDone)
+			close(c.done)
 			if c.sub != nil {
 				c.sub.Cancel()
 			}
@@ -71,7 +104,7 @@ func (c *Channel) start() (err error) {
 			}
 		}
 	}()
-	if c.topic, err = ps.Join(c.name); err != nil {
+	if c.topic, err = ps.Join(c.name, pubsub.RequestPartialMessages()); err != nil {
 		return fmt.Errorf("join topic: %w", err)
 	}
 	if err = c.topic.SetScoreParams(topicScoreParams()); err != nil {
@@ -91,13 +124,20 @@ func (c *Channel) start() (err error) {
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
+	c.wg.Add(3)
 	go c.read()
+	go c.tick()
+	go c.legacyLoop()
+	go func() {
+		c.wg.Wait()
+		close(c.done)
+	}()
 	return nil
 }
 
-// validate is the topic validator. It runs on pubsub's validation workers,
-// concurrently, for every message on the topic not already seen, including
-// the chunks this node publishes.
+// validate is the topic validator for full messages. It runs on pubsub's
+// validation workers, concurrently, for every message on the topic not
+// already seen, including the chunks this node publishes to legacy peers.
 func (c *Channel) validate(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	local := from == c.s.h.ID()
 	if c.closing.Load() && !local {
@@ -139,30 +179,97 @@ func (c *Channel) reject(from peer.ID, local bool, err error) pubsub.ValidationR
 	return pubsub.ValidationReject
 }
 
-// read is the channel's goroutine: it moves validated chunks from the
-// pubsub subscription into the Next queue as they arrive, so pubsub never
-// waits for the caller. When the queue is full it drops the oldest chunk:
-// a live stream's reader wants the newest.
+// eval runs f on pubsub's event loop, where the engine lives, with the
+// partial-message peers of our mesh; it waits until f has run.
+func (c *Channel) eval(f func(mesh map[peer.ID]struct{})) error {
+	return pubsub.PublishPartial(c.s.ps, c.name, []byte(tickGroup), func(mesh map[peer.ID]struct{}, _ func(peer.ID) bool) iter.Seq2[peer.ID, partialmessages.PublishAction] {
+		if !c.closing.Load() {
+			f(mesh)
+		}
+		// The map is the extension's state for the timer's group: emptied,
+		// it holds exactly the mesh again at the next call.
+		clear(mesh)
+		return func(func(peer.ID, partialmessages.PublishAction) bool) {}
+	})
+}
+
+// read is the channel's goroutine for full messages (from peers that do
+// not speak partial messages): the validator has verified them; the
+// engine delivers them and offers their parts to the partial mesh.
 func (c *Channel) read() {
-	defer close(c.readerDone)
+	defer c.wg.Done()
 	for {
 		msg, err := c.sub.Next(c.ctx)
 		if err != nil {
 			return
 		}
-		ch, ok := msg.ValidatorData.(p2ptvd.Chunk)
-		if !ok {
+		if _, ok := msg.ValidatorData.(p2ptvd.Chunk); !ok {
 			continue
 		}
-		c.received.Add(1)
-		c.enqueue(ch)
+		data := msg.GetData()
+		if c.eval(func(map[peer.ID]struct{}) { c.eng.onFull(data) }) != nil {
+			return
+		}
 	}
 }
 
-// enqueue puts ch on the Next queue, dropping the oldest chunk if the
-// queue is full. read is the only sender, so after one drop there is room:
-// the loop runs at most twice.
-func (c *Channel) enqueue(ch p2ptvd.Chunk) {
+// tick runs the engine's timers every tuning.tick, and once a second
+// hands it the topic's peers so it can tell whether any want full
+// messages.
+func (c *Channel) tick() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.eng.t.tick)
+	defer t.Stop()
+	var lastPeers time.Time
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var peers []peer.ID
+		if time.Since(lastPeers) >= time.Second {
+			lastPeers = time.Now()
+			peers = c.topic.ListPeers()
+			if peers == nil {
+				peers = []peer.ID{}
+			}
+		}
+		if c.eval(func(mesh map[peer.ID]struct{}) { c.eng.onTick(mesh, peers) }) != nil {
+			return
+		}
+	}
+}
+
+// legacyLoop publishes, as full messages, the chunks the engine assembled
+// while peers that do not speak partial messages share the topic. Pubsub
+// sends full messages only to such peers.
+func (c *Channel) legacyLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case m := <-c.legacyQ:
+			_ = c.topic.Publish(c.ctx, m.msg, pubsub.WithValidatorData(m.chunk))
+		}
+	}
+}
+
+// toLegacy queues a chunk for legacyLoop; it never blocks the event loop.
+func (c *Channel) toLegacy(msg []byte, ch p2ptvd.Chunk) {
+	select {
+	case c.legacyQ <- legacyMsg{msg, ch}:
+	default:
+		c.stats.legacyDrops.Add(1)
+	}
+}
+
+// deliver puts a verified chunk on the Next queue, dropping the oldest if
+// the queue is full. Only the event loop calls it, so after one drop
+// there is room: the loop runs at most twice.
+func (c *Channel) deliver(ch p2ptvd.Chunk) {
+	c.received.Add(1)
 	for {
 		select {
 		case c.queue <- ch:
@@ -179,7 +286,9 @@ func (c *Channel) enqueue(ch p2ptvd.Chunk) {
 }
 
 // Publish signs chunk with key, which must be the manifest owner's, and
-// publishes it. A zero chunk.Channel means this channel.
+// publishes it: its parts to the partial mesh, and the whole chunk to
+// peers that do not speak partial messages. A zero chunk.Channel means
+// this channel.
 func (c *Channel) Publish(ctx context.Context, chunk p2ptvd.Chunk, key ed25519.PrivateKey) error {
 	if c.closing.Load() {
 		return fmt.Errorf("publish chunk %d: %w", chunk.Seq, ErrClosed)
@@ -198,19 +307,31 @@ func (c *Channel) Publish(ctx context.Context, chunk p2ptvd.Chunk, key ed25519.P
 	if err := c.window.probe(chunk, c.s.cfg.Now()); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	data, err := encode(chunk, key, c.s.cfg.MaxPayload)
+	data, err := encode(chunk, key, min(c.s.cfg.MaxPayload, maxParts*PartSize))
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	// data is fresh for each call: Topic.Publish keeps it.
-	if err := c.topic.Publish(ctx, data, pubsub.WithValidatorData(chunk)); err != nil {
+	h, err := parseHeader(data, c.s.cfg.MaxPayload)
+	if err != nil {
 		return fmt.Errorf("publish chunk %d: %w", chunk.Seq, err)
+	}
+	if err := c.window.admit(chunk, c.s.cfg.Now()); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if err := c.eval(func(map[peer.ID]struct{}) { c.eng.onPublish(data, h) }); err != nil {
+		return fmt.Errorf("publish chunk %d: %w", chunk.Seq, err)
+	}
+	if c.legacy.Load() {
+		// data is fresh for each call: Topic.Publish keeps it.
+		if err := c.topic.Publish(ctx, data, pubsub.WithValidatorData(chunk)); err != nil {
+			return fmt.Errorf("publish chunk %d: %w", chunk.Seq, err)
+		}
 	}
 	c.published.Add(1)
 	return nil
 }
 
-// Next returns the next validated chunk from the mesh, in arrival order.
+// Next returns the next verified chunk from the mesh, in arrival order.
 func (c *Channel) Next(ctx context.Context) (p2ptvd.Chunk, error) {
 	if c.closing.Load() {
 		return p2ptvd.Chunk{}, ErrClosed
@@ -218,7 +339,7 @@ func (c *Channel) Next(ctx context.Context) (p2ptvd.Chunk, error) {
 	select {
 	case ch := <-c.queue:
 		return ch, nil
-	case <-c.readerDone:
+	case <-c.done:
 		return p2ptvd.Chunk{}, ErrClosed
 	case <-ctx.Done():
 		return p2ptvd.Chunk{}, ctx.Err()
@@ -231,22 +352,16 @@ func (c *Channel) ID() p2ptvd.ChannelID { return c.id }
 // Peers returns the peers subscribed to the channel's topic.
 func (c *Channel) Peers() []peer.ID { return c.topic.ListPeers() }
 
-// Stats returns a snapshot of the channel's counters.
-func (c *Channel) Stats() ChannelStats {
-	high, _ := c.window.high()
-	sub, q := c.subDrops.Load(), c.queueDrops.Load()
-	return ChannelStats{
-		Published:         c.published.Load(),
-		Received:          c.received.Load(),
-		Rejected:          c.rejected.snapshot(),
-		SlowReaderDrops:   sub + q,
-		SubscriptionDrops: sub,
-		HighestSeq:        high,
+// appScore is the channel's penalty for p (zero or negative).
+func (c *Channel) appScore(p peer.ID) float64 {
+	if m := c.scores.Load(); m != nil {
+		return (*m)[p]
 	}
+	return 0
 }
 
-// Close leaves the channel: it cancels the subscription, waits for the
-// reader, removes the validator and closes the topic.
+// Close leaves the channel: it stops the goroutines, removes the validator
+// and closes the topic.
 func (c *Channel) Close() error {
 	c.closeOnce.Do(func() {
 		c.closing.Store(true)
@@ -258,7 +373,7 @@ func (c *Channel) Close() error {
 		}
 		c.cancel()
 		c.sub.Cancel()
-		<-c.readerDone
+		<-c.done
 		var errs []error
 		if err := c.s.ps.UnregisterTopicValidator(c.name); err != nil {
 			errs = append(errs, fmt.Errorf("unregister validator: %w", err))
@@ -266,7 +381,7 @@ func (c *Channel) Close() error {
 		if err := c.topic.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close topic: %w", err))
 		}
-		c.s.channels.Delete(c.name)
+		c.s.removeChannel(c.name)
 		// Once the router itself is gone there is nothing left to undo.
 		if c.s.routerDone() {
 			errs = nil

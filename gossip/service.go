@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p-pubsub/partialmessages"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -39,9 +41,14 @@ type Service struct {
 	cancel context.CancelFunc
 	trace  *tracer
 	black  *blacklist
+	ext    *partialmessages.PartialMessagesExtension[struct{}]
+	up     *uplink
+	tuning tuning
 	wg     sync.WaitGroup
 
-	channels sync.Map // topic name → *Channel; read by the tracer
+	channels sync.Map // topic name → *Channel; read by the tracer and the extension
+	nchans   atomic.Int64
+	feedback chan scoreFeedback
 
 	mu      sync.Mutex
 	closed  bool
@@ -49,6 +56,13 @@ type Service struct {
 	pending map[peer.ID]pendingBan
 	kick    chan struct{}
 	scores  map[peer.ID]float64
+}
+
+// scoreFeedback is an invalid part or head to report to gossipsub's
+// scoring, which never sees partial messages itself.
+type scoreFeedback struct {
+	topic string
+	peer  peer.ID
 }
 
 type pendingBan struct {
@@ -61,18 +75,32 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Service{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		h:       h,
-		ctx:     ctx,
-		cancel:  cancel,
-		trace:   newTracer(),
-		black:   newBlacklist(cfg.Now, cfg.BlacklistFor),
-		invalid: make(map[peer.ID]int),
-		pending: make(map[peer.ID]pendingBan),
-		kick:    make(chan struct{}, 1),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		h:        h,
+		ctx:      ctx,
+		cancel:   cancel,
+		trace:    newTracer(),
+		black:    newBlacklist(cfg.Now, cfg.BlacklistFor),
+		invalid:  make(map[peer.ID]int),
+		pending:  make(map[peer.ID]pendingBan),
+		kick:     make(chan struct{}, 1),
+		up:       newUplink(),
+		tuning:   defaultTuning(),
+		feedback: make(chan scoreFeedback, 256),
 	}
 	s.trace.channels = &s.channels
+	s.trace.up = s.up
+	s.ext = &partialmessages.PartialMessagesExtension[struct{}]{
+		Logger:        slog.New(warnHandler{cfg.Logger.Handler()}).With("system", "partial"),
+		OnIncomingRPC: s.onIncomingRPC,
+		OnEmitGossip:  s.onEmitGossip,
+		// The library counts groups a peer makes it create before we publish
+		// for them, per heartbeat; a parent pushes ~8 chunks a second and a
+		// joiner's neighbours announce a whole GOP at once (DESIGN §5a).
+		PeerInitiatedGroupLimitPerTopic:        4096,
+		PeerInitiatedGroupLimitPerTopicPerPeer: 256,
+	}
 	// Subscribe before pubsub starts so no connection slips past the
 	// blacklist unseen.
 	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.BufSize(64))
@@ -95,7 +123,8 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 		pubsub.WithSeenMessagesTTL(seen),
 		pubsub.WithBlacklist(s.black),
 		pubsub.WithRawTracer(s.trace),
-		pubsub.WithPeerScore(peerScoreParams(seen), peerScoreThresholds()),
+		pubsub.WithPeerScore(peerScoreParams(seen, s.appScore), peerScoreThresholds()),
+		pubsub.WithPartialMessagesExtension(s.ext),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(s.setScores), time.Second),
 	)
 	if err != nil {
@@ -123,15 +152,78 @@ func (s *Service) Join(m p2ptvd.Manifest) (*Channel, error) {
 		return nil, fmt.Errorf("join %s: %w", id, ErrClosed)
 	}
 	name := TopicName(id)
-	c := newChannel(s, id, m.Owner)
+	c := newChannel(s, m, id)
 	if _, loaded := s.channels.LoadOrStore(name, c); loaded {
 		return nil, fmt.Errorf("join %s: %w", id, ErrJoined)
 	}
+	s.nchans.Add(1)
 	if err := c.start(); err != nil {
-		s.channels.Delete(name)
+		s.removeChannel(name)
 		return nil, fmt.Errorf("join %s: %w", id, err)
 	}
 	return c, nil
+}
+
+func (s *Service) removeChannel(name string) {
+	if _, ok := s.channels.LoadAndDelete(name); ok {
+		s.nchans.Add(-1)
+	}
+}
+
+func (s *Service) channelCount() int { return int(s.nchans.Load()) }
+
+func (s *Service) channel(topic string) *Channel {
+	v, ok := s.channels.Load(topic)
+	if !ok {
+		return nil
+	}
+	c := v.(*Channel)
+	if c.closing.Load() {
+		return nil
+	}
+	return c
+}
+
+// onIncomingRPC hands a partial-message RPC to its channel's engine. It
+// runs on pubsub's event loop.
+func (s *Service) onIncomingRPC(from peer.ID, _ map[peer.ID]struct{}, rpc *pb.PartialMessagesExtension) error {
+	if c := s.channel(rpc.GetTopicID()); c != nil {
+		c.eng.onRPC(from, rpc)
+	}
+	return nil
+}
+
+// onEmitGossip is where the extension offers peers outside the mesh for
+// gossip. The engine announces to its mesh only; what it does here is
+// keep the timer's group state equal to the mesh (see Channel.eval).
+func (s *Service) onEmitGossip(_ string, groupID []byte, peers []peer.ID, states map[peer.ID]struct{}) {
+	if string(groupID) == tickGroup {
+		for _, p := range peers {
+			delete(states, p)
+		}
+	}
+}
+
+// appScore is gossipsub's app-specific score: the sum of the channels'
+// penalties for peers that announce parts and do not deliver them. Pubsub
+// calls it under its score lock from several goroutines.
+func (s *Service) appScore(p peer.ID) float64 {
+	var sum float64
+	s.channels.Range(func(_, v any) bool {
+		sum += v.(*Channel).appScore(p)
+		return true
+	})
+	return sum
+}
+
+// feedback reports an invalid part or head from p to gossipsub's scoring
+// (P4), from the enforce goroutine: PeerFeedback waits for the event loop
+// the engine runs on.
+func (s *Service) feedbackInvalid(topic string, p peer.ID) {
+	select {
+	case s.feedback <- scoreFeedback{topic, p}:
+	default:
+	}
 }
 
 // TopicName is the gossipsub topic of a channel: /p2ptv/1/<cid base32>.
@@ -211,6 +303,8 @@ func (s *Service) enforce(ctx context.Context, sub event.Subscription) {
 		select {
 		case <-ctx.Done():
 			return
+		case f := <-s.feedback:
+			_ = s.ps.PeerFeedback(f.topic, f.peer, pubsub.PeerFeedbackInvalidMessage)
 		case <-s.kick:
 			s.mu.Lock()
 			bans := s.pending

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -42,8 +44,12 @@ func newTestNet(t *testing.T, n int, cfg Config) *testNet {
 		}
 		tn.mn.Close()
 	})
-	for range n {
+	for i := range n {
 		h := tn.addHost()
+		cfg := cfg
+		if os.Getenv("GOSSIP_DEBUG") != "" {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i, "id", short(h.ID()))
+		}
 		s, err := New(context.Background(), h, cfg)
 		if err != nil {
 			t.Fatal(err)

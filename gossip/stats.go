@@ -37,6 +37,11 @@ type Stats struct {
 	// SlowReaderDrops counts chunks dropped because Next was not called
 	// fast enough, over all channels.
 	SlowReaderDrops uint64
+	// PartialRPCs counts partial-message RPCs queued to peers (parts,
+	// announcements, requests); QueuedBytes the bytes of every chunk and
+	// partial RPC queued, and Backlog those not yet written to a stream.
+	PartialRPCs          uint64
+	QueuedBytes, Backlog int64
 	// Blacklisted is the number of peers blacklisted now.
 	Blacklisted int
 }
@@ -53,6 +58,20 @@ type ChannelStats struct {
 	SubscriptionDrops uint64
 	// HighestSeq is the highest seq accepted; meaningless until a chunk is.
 	HighestSeq uint64
+	// The partial-message path: parts received (verified, new), parts
+	// that were duplicates, parts sent (pushed and answered); requests
+	// sent, requests that timed out and went elsewhere, parents replaced;
+	// announcements sent, requests refused as busy, subscriptions shed.
+	PartsReceived, DuplicateParts, PartsSent uint64
+	Requests, RequestTimeouts, Reparents     uint64
+	Announces, Busy, Shed                    uint64
+	// Parents is the number of peers that push us parts; Children the
+	// number we push parts to; Slots the subscriptions (one part index
+	// each) our upload affords, Subscriptions those taken.
+	Parents, Children, Slots, Subscriptions int
+	// LegacyDrops counts chunks not republished whole to peers that do
+	// not speak partial messages because the queue was full.
+	LegacyDrops uint64
 }
 
 // reasonCounts is a map of counters safe for concurrent use.
@@ -82,7 +101,7 @@ func (r *reasonCounts) snapshot() map[string]uint64 {
 // Stats returns a snapshot of the Service's counters.
 func (s *Service) Stats() Stats {
 	t := s.trace
-	return Stats{
+	st := Stats{
 		Accepted:        t.accepted.Load(),
 		Rejected:        t.rejected.snapshot(),
 		Ignored:         t.ignored.Load(),
@@ -92,19 +111,28 @@ func (s *Service) Stats() Stats {
 		DroppedRPCs:     t.droppedRPCs.Load(),
 		DroppedChunks:   t.droppedChunks.Load(),
 		SlowReaderDrops: t.slowReader.Load(),
+		PartialRPCs:     t.partialRPCs.Load(),
+		QueuedBytes:     t.queuedBytes.Load(),
 		Blacklisted:     s.black.len(),
 	}
+	if s.up != nil {
+		st.Backlog, _ = s.up.state()
+	}
+	return st
 }
 
 // tracer is pubsub's RawTracer. Pubsub calls it synchronously from its
 // event loop, so every method only counts.
 type tracer struct {
 	channels *sync.Map // topic → *Channel, for per-channel drops
+	up       *uplink   // nil in tests that drive the tracer alone
 
 	accepted, ignored, duplicates atomic.Uint64
 	sent                          atomic.Uint64
 	droppedRPCs, droppedChunks    atomic.Uint64
 	slowReader                    atomic.Uint64
+	partialRPCs                   atomic.Uint64
+	queuedBytes                   atomic.Int64
 	rejected, routerRejects       reasonCounts
 }
 
@@ -126,8 +154,28 @@ func (t *tracer) DropRPC(rpc *pubsub.RPC, _ peer.ID) {
 	t.droppedChunks.Add(uint64(len(rpc.GetPublish())))
 }
 
-func (t *tracer) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
+func (t *tracer) SendRPC(rpc *pubsub.RPC, p peer.ID) {
 	t.sent.Add(uint64(len(rpc.GetPublish())))
+	if rpc.GetPartial() != nil {
+		t.partialRPCs.Add(1)
+	}
+	n := rpcSize(rpc)
+	t.queuedBytes.Add(n)
+	if t.up != nil {
+		t.up.queued(p, n)
+	}
+}
+
+func (t *tracer) SendRPCCompleted(rpc *pubsub.RPC, p peer.ID, _ time.Duration) {
+	if t.up != nil {
+		t.up.sent(p, rpcSize(rpc))
+	}
+}
+
+func (t *tracer) OnClosedOutboundStream(p peer.ID) {
+	if t.up != nil {
+		t.up.gone(p)
+	}
 }
 
 func (t *tracer) RejectMessage(_ *pubsub.Message, reason string) { t.routerRejects.add(reason) }
@@ -141,14 +189,41 @@ func (t *tracer) UndeliverableMessage(msg *pubsub.Message) {
 	}
 }
 
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *tracer) OnClosedOutboundStream(peer.ID)                       {}
-func (t *tracer) Join(string)                                          {}
-func (t *tracer) Leave(string)                                         {}
-func (t *tracer) Graft(peer.ID, string)                                {}
-func (t *tracer) Prune(peer.ID, string)                                {}
-func (t *tracer) ValidateMessage(*pubsub.Message)                      {}
-func (t *tracer) DeliverMessage(*pubsub.Message)                       {}
-func (t *tracer) ThrottlePeer(peer.ID)                                 {}
-func (t *tracer) RecvRPC(*pubsub.RPC)                                  {}
-func (t *tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
+func (t *tracer) Join(string)                              {}
+func (t *tracer) Leave(string)                             {}
+func (t *tracer) Graft(peer.ID, string)                    {}
+func (t *tracer) Prune(peer.ID, string)                    {}
+func (t *tracer) ValidateMessage(*pubsub.Message)          {}
+func (t *tracer) DeliverMessage(*pubsub.Message)           {}
+func (t *tracer) ThrottlePeer(peer.ID)                     {}
+func (t *tracer) RecvRPC(*pubsub.RPC)                      {}
+
+// Stats returns a snapshot of the channel's counters.
+func (c *Channel) Stats() ChannelStats {
+	high, _ := c.window.high()
+	sub, q := c.subDrops.Load(), c.queueDrops.Load()
+	p := &c.stats
+	return ChannelStats{
+		Published:         c.published.Load(),
+		Received:          c.received.Load(),
+		Rejected:          c.rejected.snapshot(),
+		SlowReaderDrops:   sub + q,
+		SubscriptionDrops: sub,
+		HighestSeq:        high,
+		PartsReceived:     p.partsIn.Load(),
+		DuplicateParts:    p.dupParts.Load(),
+		PartsSent:         p.partsOut.Load(),
+		Requests:          p.requests.Load(),
+		RequestTimeouts:   p.timeouts.Load(),
+		Reparents:         p.reparents.Load(),
+		Announces:         p.announces.Load(),
+		Busy:              p.busy.Load(),
+		Shed:              p.shed.Load(),
+		Parents:           int(p.parents.Load()),
+		Children:          int(p.children.Load()),
+		Slots:             int(p.slots.Load()),
+		Subscriptions:     int(p.used.Load()),
+		LegacyDrops:       p.legacyDrops.Load(),
+	}
+}

@@ -21,7 +21,8 @@ func TestTracerCounts(t *testing.T) {
 	c := &Channel{}
 	chans.Store(topic, c)
 	tr.channels = &chans
-	s := &Service{trace: tr, black: newBlacklist(time.Now, time.Hour)}
+	s := &Service{trace: tr, black: newBlacklist(time.Now, time.Hour), up: newUplink()}
+	tr.up = s.up
 
 	msg := &pubsub.Message{Message: &pb.Message{Topic: &topic}}
 	other := "/other"
@@ -39,10 +40,18 @@ func TestTracerCounts(t *testing.T) {
 	tr.RejectMessage(msg, pubsub.RejectValidationQueueFull)
 	tr.RejectMessage(msg, pubsub.RejectBlacklstedPeer)
 	tr.DuplicateMessage(msg)
+	// A partial RPC of 10+2+24+len(topic)+12 bytes, queued and written,
+	// and the two chunk copies, 2×(len(topic)+16), still queued.
+	partial := &pubsub.RPC{RPC: pb.RPC{Partial: &pb.PartialMessagesExtension{
+		TopicID: &topic, GroupID: make([]byte, 24), PartialMessage: make([]byte, 10), PartsMetadata: make([]byte, 2)}}}
+	tr.SendRPC(partial, "q")
+	tr.SendRPCCompleted(partial, "q", time.Millisecond)
+	chunks := int64(2 * (len(topic) + 16))
 
 	got := s.Stats()
 	want := Stats{
 		DroppedRPCs: 2, DroppedChunks: 2, Sent: 2, SlowReaderDrops: 2, Duplicates: 1,
+		PartialRPCs: 1, QueuedBytes: chunks + int64(10+2+24+len(topic)+12), Backlog: chunks,
 		RouterRejects: map[string]uint64{pubsub.RejectValidationQueueFull: 2, pubsub.RejectBlacklstedPeer: 1},
 		Rejected:      map[string]uint64{},
 	}
@@ -52,6 +61,10 @@ func TestTracerCounts(t *testing.T) {
 	got.RouterRejects, got.Rejected, want.RouterRejects, want.Rejected = nil, nil, nil, nil
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	tr.OnClosedOutboundStream("p")
+	if got := s.Stats().Backlog; got != 0 {
+		t.Errorf("backlog after the peer's stream closed = %d, want 0", got)
 	}
 	if c.subDrops.Load() != 1 {
 		t.Errorf("channel subscription drops = %d, want 1 (the other topic is not ours)", c.subDrops.Load())

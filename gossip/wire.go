@@ -168,6 +168,70 @@ type header struct {
 // parseHeader checks the message's structure: magic, version, reserved
 // bits, lengths and bounds. It does no cryptography.
 func parseHeader(msg []byte, maxPayload int) (header, error) {
+	h, off, err := parsePrefix(msg, maxPayload)
+	if err != nil {
+		return h, err
+	}
+	if got := len(msg) - off; got != h.payloadLen {
+		return h, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrMalformed, got, h.payloadLen)
+	}
+	h.payload = msg[off:]
+	return h, nil
+}
+
+// parseHead parses a chunk's head, the message up to its payload, which is
+// what travels ahead of the parts in a partial message. It does no
+// cryptography.
+func parseHead(head []byte, maxPayload int) (header, error) {
+	h, off, err := parsePrefix(head, maxPayload)
+	if err != nil {
+		return h, err
+	}
+	if off != len(head) {
+		return h, fmt.Errorf("%w: head is %d bytes, header says %d", ErrMalformed, len(head), off)
+	}
+	return h, nil
+}
+
+// openHead verifies a head (the message up to its payload) as the head of
+// a chunk of channel id signed by owner.
+func openHead(head []byte, id p2ptvd.ChannelID, owner ed25519.PublicKey, maxPayload int) (header, error) {
+	h, err := parseHead(head, maxPayload)
+	if err != nil {
+		return h, fmt.Errorf("open head: %w", err)
+	}
+	if err := h.verify(id, owner); err != nil {
+		return h, fmt.Errorf("open head %d: %w", h.seq, err)
+	}
+	return h, nil
+}
+
+// parsePrefix parses everything up to the payload and returns the offset
+// at which the payload starts.
+func parsePrefix(msg []byte, maxPayload int) (header, int, error) {
+	h, err := parseFixed(msg, maxPayload)
+	if err != nil {
+		return h, 0, err
+	}
+	off := fixedHeader + h.parts*hashSize
+	if len(msg) < off+1 {
+		return h, 0, fmt.Errorf("%w: truncated part hashes", ErrMalformed)
+	}
+	h.hashes = msg[fixedHeader:off]
+	cidLen := int(msg[off])
+	off++
+	if len(msg) < off+cidLen+ed25519.SignatureSize {
+		return h, 0, fmt.Errorf("%w: truncated header", ErrMalformed)
+	}
+	h.cid = msg[off : off+cidLen]
+	off += cidLen
+	h.signed = msg[:off]
+	h.sig = msg[off : off+ed25519.SignatureSize]
+	off += ed25519.SignatureSize
+	return h, off, nil
+}
+
+func parseFixed(msg []byte, maxPayload int) (header, error) {
 	var h header
 	if len(msg) < fixedHeader {
 		return h, fmt.Errorf("%w: %d bytes", ErrMalformed, len(msg))
@@ -200,25 +264,6 @@ func parseHeader(msg []byte, maxPayload int) (header, error) {
 	if h.parts != partCount(h.payloadLen) {
 		return h, fmt.Errorf("%w: %d parts for %d bytes", ErrMalformed, h.parts, h.payloadLen)
 	}
-	off := fixedHeader + h.parts*hashSize
-	if len(msg) < off+1 {
-		return h, fmt.Errorf("%w: truncated part hashes", ErrMalformed)
-	}
-	h.hashes = msg[fixedHeader:off]
-	cidLen := int(msg[off])
-	off++
-	if len(msg) < off+cidLen+ed25519.SignatureSize {
-		return h, fmt.Errorf("%w: truncated header", ErrMalformed)
-	}
-	h.cid = msg[off : off+cidLen]
-	off += cidLen
-	h.signed = msg[:off]
-	h.sig = msg[off : off+ed25519.SignatureSize]
-	off += ed25519.SignatureSize
-	if got := len(msg) - off; got != h.payloadLen {
-		return h, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrMalformed, got, h.payloadLen)
-	}
-	h.payload = msg[off:]
 	return h, nil
 }
 
@@ -243,28 +288,56 @@ func open(msg []byte, id p2ptvd.ChannelID, owner ed25519.PublicKey, maxPayload i
 	if err != nil {
 		return p2ptvd.Chunk{}, fmt.Errorf("open chunk: %w", err)
 	}
+	if err := h.verify(id, owner); err != nil {
+		return p2ptvd.Chunk{}, fmt.Errorf("open chunk %d: %w", h.seq, err)
+	}
+	for i := 0; i < h.parts; i++ {
+		if !h.checkPart(i, part(h.payload, i)) {
+			return p2ptvd.Chunk{}, fmt.Errorf("open chunk %d: %w: part %d", h.seq, ErrBadPayload, i)
+		}
+	}
+	return h.chunk(id, h.payload), nil
+}
+
+// verify checks that the header names channel id and is signed by owner.
+func (h header) verify(id p2ptvd.ChannelID, owner ed25519.PublicKey) error {
 	if !bytes.Equal(h.cid, id.Bytes()) {
-		return p2ptvd.Chunk{}, fmt.Errorf("open chunk %d: %w", h.seq, ErrWrongChannel)
+		return ErrWrongChannel
 	}
 	signed := make([]byte, 0, len(SignatureDomain)+len(h.signed))
 	signed = append(append(signed, SignatureDomain...), h.signed...)
 	if !ed25519.Verify(owner, signed, h.sig) {
-		return p2ptvd.Chunk{}, fmt.Errorf("open chunk %d: %w", h.seq, ErrBadSignature)
+		return ErrBadSignature
 	}
-	for i := 0; i < h.parts; i++ {
-		sum := sha256.Sum256(part(h.payload, i))
-		if !bytes.Equal(sum[:], h.hashes[i*hashSize:(i+1)*hashSize]) {
-			return p2ptvd.Chunk{}, fmt.Errorf("open chunk %d: %w: part %d", h.seq, ErrBadPayload, i)
-		}
+	return nil
+}
+
+// checkPart reports whether data is part i of the payload the header signs.
+func (h header) checkPart(i int, data []byte) bool {
+	if i < 0 || i >= h.parts || len(data) != h.partLen(i) {
+		return false
 	}
+	sum := sha256.Sum256(data)
+	return bytes.Equal(sum[:], h.hashes[i*hashSize:(i+1)*hashSize])
+}
+
+// partLen is the length of part i: PartSize for all but the last.
+func (h header) partLen(i int) int {
+	if i == h.parts-1 {
+		return h.payloadLen - i*PartSize
+	}
+	return PartSize
+}
+
+func (h header) chunk(id p2ptvd.ChannelID, payload []byte) p2ptvd.Chunk {
 	return p2ptvd.Chunk{
 		Channel:   id,
 		Seq:       h.seq,
 		Timestamp: time.Unix(0, h.timestamp).UTC(),
 		Duration:  time.Duration(h.duration) * time.Microsecond,
 		Flags:     h.flags,
-		Payload:   h.payload,
-	}, nil
+		Payload:   payload,
+	}
 }
 
 // messageID names a pubsub message. The prefix is the chunk's (channel,

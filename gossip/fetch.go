@@ -1,0 +1,607 @@
+package gossip
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/p2ptv/p2ptvd"
+)
+
+// ErrBadGroup marks a head that does not hash to the group ID it came
+// under, or a seq that differs from the head's.
+var ErrBadGroup = errors.New("head does not match group")
+
+// acceptHead verifies a head that arrived for g and, if it is good, makes
+// g ready for parts: the parts held unverified are checked now. It reports
+// whether the head was good; a bad one is the sender's offence.
+func (e *engine) acceptHead(g *group, raw []byte, from peer.ID) bool {
+	if groupID(g.seq, raw) != g.gid {
+		e.invalid(from, ErrBadGroup)
+		return false
+	}
+	h, err := openHead(raw, e.c.id, e.c.owner, e.c.s.cfg.MaxPayload)
+	if err == nil && h.seq != g.seq {
+		err = ErrBadGroup
+	}
+	if err == nil && h.parts > maxParts {
+		err = fmt.Errorf("%w: %d parts", ErrTooLarge, h.parts)
+	}
+	if err == nil {
+		err = e.c.window.admit(h.chunk(e.c.id, nil), e.now)
+	}
+	if err != nil {
+		e.invalid(from, err)
+		return false
+	}
+	e.setHead(g, raw, h)
+	g.peer(from).hasHead = true
+	pending := g.pending
+	g.pending = nil
+	for _, pp := range pending {
+		e.acceptPart(g, pp.part, pp.from)
+	}
+	if g.parts == 0 {
+		e.complete(g)
+	}
+	return true
+}
+
+// setHead makes a verified head g's head.
+func (e *engine) setHead(g *group, raw []byte, h header) {
+	if p := e.peers[g.creator]; p != nil && g.creator != "" {
+		p.unverified--
+	}
+	g.creator = ""
+	g.head = raw
+	g.hdr = h
+	g.parts = h.parts
+	g.rap = h.flags.Has(p2ptvd.RandomAccess)
+	g.payload = make([]byte, h.payloadLen)
+	g.have = newBitmap(max(h.parts, 1))
+	g.bytes = h.payloadLen
+	if len(g.req) < h.parts {
+		g.req = append(g.req, make([]request, h.parts-len(g.req))...)
+	}
+	for _, r := range g.req[h.parts:] {
+		if q := e.peers[r.peer]; q != nil && r.peer != "" {
+			q.outstanding--
+		}
+	}
+	g.req = g.req[:h.parts]
+	e.parts = max(h.parts, e.parts*7/8)
+	if d := time.Duration(h.duration) * time.Microsecond; d > 0 {
+		e.chunkDur = (7*e.chunkDur + d) / 8
+		if e.chunkDur == 0 {
+			e.chunkDur = d
+		}
+	}
+}
+
+// acceptPart takes one part from a peer. Until the head is known it is
+// held, unverified; after, it is checked against the head's hash before it
+// is stored, announced, relayed or played. It reports false if the part
+// was bad (the sender is penalised and the rest of its RPC ignored).
+func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
+	i := part.index
+	if g.head == nil {
+		if len(g.pending) < maxPendingParts {
+			g.pending = append(g.pending, pendingPart{part: part, from: from})
+		}
+		return true
+	}
+	if !g.hdr.checkPart(i, part.data) {
+		e.invalid(from, fmt.Errorf("%w: chunk %d part %d", ErrBadPayload, g.seq, i))
+		return false
+	}
+	p := e.peers[from]
+	if g.have.has(i) {
+		switch {
+		case i < len(e.parents) && e.parents[i].p == from:
+			e.c.stats.dupParent.Add(1)
+		case g.req[i].peer == from || containsPeer(g.req[i].tried, from):
+			e.c.stats.dupReq.Add(1)
+		default:
+			e.c.stats.dupOther.Add(1)
+		}
+	}
+	gp := g.peer(from)
+	if gp.has == nil {
+		gp.has = make(bitmap, maxBitmap)
+	}
+	gp.has.set(i)
+	gp.hasHead = true
+	if r := &g.req[i]; r.peer != "" {
+		if q := e.peers[r.peer]; q != nil {
+			q.outstanding--
+		}
+		r.peer = ""
+	}
+	e.debug("part", "seq", g.seq, "part", i, "from", short(from), "dup", g.have.has(i))
+	if g.have.has(i) {
+		e.c.stats.dupParts.Add(1)
+		if p != nil {
+			p.dups++
+		}
+		return true
+	}
+	copy(g.payload[i*PartSize:], part.data)
+	g.have.set(i)
+	g.nhave++
+	e.c.stats.partsIn.Add(1)
+	if p != nil {
+		e.adoptPusher(p, i)
+		if s := e.parents[i]; s.p != from && g.req[i].peer != from && !containsPeer(g.req[i].tried, from) {
+			// Pushed by a peer that is not our parent for it and that we did
+			// not ask: a subscription we left, whose unsub it missed.
+			e.sendUnsub(from, i)
+		}
+	}
+	e.forward(g, i, from)
+	if g.nhave == g.parts {
+		e.complete(g)
+	}
+	return true
+}
+
+// adoptPusher settles who pushes index i to us after p delivered it: p
+// becomes the parent if there is none, and confirms a pending
+// subscription.
+func (e *engine) adoptPusher(p *peerInfo, i int) {
+	e.growParents(i)
+	s := &e.parents[i]
+	if s.p == p.id {
+		s.acked = true
+		return
+	}
+	if s.p == "" {
+		*s = parentSlot{p: p.id, acked: true, since: e.now}
+	}
+}
+
+func (e *engine) growParents(i int) {
+	if i >= len(e.parents) {
+		e.parents = append(e.parents, make([]parentSlot, i+1-len(e.parents))...)
+	}
+}
+
+// complete delivers a chunk whose every part is verified: to Next, to the
+// peers that may want it, and to legacy peers as a full message.
+func (e *engine) complete(g *group) {
+	g.done = true
+	e.rate.add(e.now, g.bytes)
+	if g.local {
+		return
+	}
+	if !g.full {
+		e.c.s.trace.accepted.Add(1)
+	}
+	if e.started {
+		g.delivered = true
+		e.c.deliver(g.chunk(e.c.id))
+	} else {
+		e.tryStart()
+	}
+	e.announce(g, true)
+	if e.legacy && !g.full {
+		e.c.toLegacy(g.message(), g.chunk(e.c.id))
+	}
+}
+
+// invalid penalises a peer for something provably wrong it sent.
+func (e *engine) invalid(from peer.ID, err error) {
+	e.c.reject(from, false, err)
+	if !errors.Is(err, ErrStale) && !errors.Is(err, ErrFuture) {
+		e.c.s.feedbackInvalid(e.topic, from)
+	}
+}
+
+// acked handles the answer to our subscription requests: the indices in
+// ack are ours from p; the rest we asked p for were declined. A source's
+// seed assignment replaces whatever parent we had.
+func (e *engine) acked(from peer.ID, ack bitmap, seed bool) {
+	for j := range e.parents {
+		s := &e.parents[j]
+		switch {
+		case ack.has(j) && seed:
+			if s.p != "" && s.p != from {
+				e.sendUnsub(s.p, j)
+			}
+			*s = parentSlot{p: from, acked: true, seed: true, since: e.now}
+		case ack.has(j) && s.p == from:
+			s.acked = true
+		}
+	}
+	if seed {
+		for j := len(e.parents); j < 8*len(ack); j++ {
+			if ack.has(j) {
+				e.growParents(j)
+				e.parents[j] = parentSlot{p: from, acked: true, seed: true, since: e.now}
+			}
+		}
+	}
+}
+
+// dropped handles a parent that stopped pushing us some indices, or
+// declined to start.
+func (e *engine) dropped(from peer.ID, drop bitmap) {
+	for j := range e.parents {
+		if s := &e.parents[j]; s.p == from && drop.has(j) {
+			if !s.acked {
+				e.debug("declined", "part", j, "peer", short(from))
+				if p := e.peers[from]; p != nil {
+					p.declinedUntil = e.now.Add(declineFor)
+				}
+			}
+			*s = parentSlot{}
+		}
+	}
+	if e.heads == from {
+		e.heads = ""
+	}
+}
+
+func (e *engine) parentCount() int {
+	seen := map[peer.ID]bool{}
+	for _, s := range e.parents {
+		if s.p != "" {
+			seen[s.p] = true
+		}
+	}
+	return len(seen)
+}
+
+// ensureHeads makes sure one parent sends us the head of each chunk: the
+// parent of the lowest index, asked with an empty sub bitmap.
+func (e *engine) ensureHeads() {
+	if e.heads != "" {
+		return
+	}
+	l := e.latest()
+	if l == nil {
+		return
+	}
+	for _, s := range e.parents {
+		if s.p != "" && s.acked {
+			e.heads = s.p
+			m := e.queue(l.gid, s.p).metaFor()
+			m.flags |= metaHeads
+			if m.bm[bmSub] == nil {
+				m.bm[bmSub] = newBitmap(1)
+			}
+			return
+		}
+	}
+}
+
+// pump asks for the parts of g that nobody is bringing: parts with no
+// parent, parts whose parent is later than reparentAfter, and requests
+// that timed out (asked elsewhere). Each part is asked of one peer that
+// announced it. Only for the newest chunks does a request also subscribe
+// (and so replace a parent): the live edge says who is fast now, while
+// repairing an older chunk says nothing about the tree.
+func (e *engine) pump(g *group) {
+	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) {
+		return
+	}
+	late := e.now.Sub(g.first) >= e.t.reparentAfter
+	live := e.live(g.seq)
+	if g.head == nil {
+		e.pumpHead(g, late)
+	}
+	if len(g.req) < g.parts {
+		g.req = append(g.req, make([]request, g.parts-len(g.req))...)
+	}
+	type batch struct {
+		want, sub bitmap
+	}
+	var batches map[peer.ID]*batch
+	for j := range g.parts {
+		if g.have != nil && g.have.has(j) {
+			continue
+		}
+		r := &g.req[j]
+		if r.peer != "" {
+			if e.now.Sub(r.at) < e.t.requestTimeout {
+				continue
+			}
+			e.timedOut(g, r.peer)
+			e.debug("timeout", "seq", g.seq, "part", j, "peer", short(r.peer))
+			r.tried = append(r.tried, r.peer)
+			r.peer = ""
+		}
+		e.growParents(j)
+		s := &e.parents[j]
+		if s.p != "" && !late && (s.acked || e.now.Sub(s.since) < e.t.requestTimeout) {
+			continue // its parent will push it
+		}
+		sub := live && (!s.acked || late)
+		q := e.choose(g, j, r.tried, s.p, sub)
+		if q == nil && s.p != "" && !containsPeer(r.tried, s.p) {
+			// Nobody else has it: ask the parent itself, once.
+			q = e.choose(g, j, r.tried, "", false)
+			sub = false
+		}
+		if q == nil {
+			e.debug("no candidate", "seq", g.seq, "part", j, "tried", len(r.tried), "parent", short(s.p), "acked", s.acked, "late", late)
+			if len(r.tried) > 0 && len(r.tried) >= len(g.peers) {
+				r.tried = r.tried[:0] // everyone was tried: start over
+			}
+			continue
+		}
+		if batches == nil {
+			batches = make(map[peer.ID]*batch)
+		}
+		b := batches[q.id]
+		if b == nil {
+			b = &batch{want: newBitmap(g.parts)}
+			batches[q.id] = b
+		}
+		b.want.set(j)
+		if sub {
+			if q.id != s.p {
+				if s.p != "" {
+					e.sendUnsub(s.p, j)
+					e.c.stats.reparents.Add(1)
+				}
+				*s = parentSlot{p: q.id, since: e.now}
+			}
+			if b.sub == nil {
+				b.sub = newBitmap(g.parts)
+			}
+			b.sub.set(j)
+		}
+		r.peer, r.at = q.id, e.now
+		q.outstanding++
+	}
+	// pumpHead may just have asked a peer for the head; the others need
+	// not send it, and neither need anyone once it was asked.
+	headAsked := g.head != nil || !g.headAsk.IsZero()
+	headPeer := peer.ID("")
+	if g.head == nil && g.headAsk.Equal(e.now) {
+		headPeer = g.headFrom
+	}
+	for id, b := range batches {
+		o := e.queue(g.gid, id)
+		m := o.metaFor()
+		m.bm[bmWant] = b.want
+		if b.sub != nil {
+			m.bm[bmSub] = b.sub
+			if e.heads == "" || e.heads == id {
+				e.heads = id
+				m.flags |= metaHeads
+			}
+		}
+		m.flags |= e.selfFlags()
+		if id == headPeer {
+			m.flags &^= metaHead
+		} else if headAsked {
+			m.flags |= metaHead
+		} else {
+			// The first peer asked sends the head; the others need not.
+			headAsked = true
+			g.headAsk, g.headFrom = e.now, id
+		}
+		e.asked(g, id)
+		e.debug("request", "seq", g.seq, "want", fmt.Sprintf("%08b", []byte(b.want)), "sub", fmt.Sprintf("%08b", []byte(b.sub)), "peer", short(id), "head", m.flags&metaHead == 0)
+	}
+}
+
+// asked notes a request to p for g, for the withholding account.
+func (e *engine) asked(g *group, p peer.ID) {
+	e.c.stats.requests.Add(1)
+	gp := g.peer(p)
+	if !gp.asked {
+		gp.asked, gp.answered = true, false
+	}
+}
+
+// timedOut charges p once per group for a request it left unanswered: a
+// peer that answers late is charged and then forgiven (see answered).
+func (e *engine) timedOut(g *group, p peer.ID) {
+	e.c.stats.timeouts.Add(1)
+	q := e.peers[p]
+	if q == nil {
+		return
+	}
+	q.outstanding--
+	if gp := g.peers[p]; gp != nil && gp.asked && !gp.answered && !gp.charged {
+		gp.charged = true
+		q.timeouts++
+	}
+}
+
+// answered notes that p sent something for g after we asked it.
+func (e *engine) answered(g *group, gp *groupPeer, p *peerInfo) {
+	if !gp.asked || gp.answered {
+		return
+	}
+	gp.answered = true
+	p.answers++
+	if gp.charged {
+		gp.charged = false
+		p.timeouts = max(0, p.timeouts-1)
+	}
+}
+
+// live reports whether seq is at the live edge: among the newest chunks
+// whose heads this node has verified.
+func (e *engine) live(seq uint64) bool {
+	high, ok := e.c.window.high()
+	return !ok || seq+2 >= high
+}
+
+// stale reports whether seq is too far behind the live edge to be worth
+// fetching: more than staleAfter of stream time, by the chunks' durations.
+func (e *engine) stale(seq uint64) bool {
+	high, ok := e.c.window.high()
+	if !ok || seq >= high {
+		return false
+	}
+	behind := uint64(e.t.staleAfter / max(e.chunkDur, 10*time.Millisecond))
+	return high-seq > max(behind, 8)
+}
+
+// pumpHead asks for g's head when parts wait for it, or when the group was
+// announced and nobody pushes it: of the peer that sent a part, or of an
+// announcer, again after each request timeout.
+func (e *engine) pumpHead(g *group, late bool) {
+	if !g.headAsk.IsZero() && e.now.Sub(g.headAsk) < e.t.requestTimeout {
+		return
+	}
+	if len(g.pending) == 0 && !late && g.parts > 0 {
+		return // the parts' requests will bring it
+	}
+	if len(g.pending) > 0 && e.now.Sub(g.first) < e.t.headWait {
+		return
+	}
+	var q peer.ID
+	for _, pp := range g.pending {
+		if pp.from != g.headFrom {
+			q = pp.from
+			break
+		}
+	}
+	if q == "" {
+		if c := e.choose(g, -1, []peer.ID{g.headFrom}, "", false); c != nil {
+			q = c.id
+		}
+	}
+	if q == "" && len(g.pending) > 0 {
+		q = g.pending[0].from // the one peer that has it: ask again
+	}
+	if q == "" {
+		return
+	}
+	g.headAsk, g.headFrom = e.now, q
+	m := e.queue(g.gid, q).metaFor()
+	if m.bm[bmWant] == nil {
+		m.bm[bmWant] = newBitmap(1)
+	}
+	m.flags |= e.selfFlags() &^ metaHead
+	e.c.stats.requests.Add(1)
+}
+
+// choose picks the peer to ask for part j of g (j < 0: the head) among
+// those that hold it: not tried before, not busy or distrusted, not the
+// parent being replaced; for a subscription, one with spare slots and
+// that did not decline us lately. Among those it prefers peers that
+// already push us few indices (spread the load), with few requests of ours
+// outstanding, and that announced early (closer to the source).
+func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub bool) *peerInfo {
+	var best *peerInfo
+	bestScore := 0.0
+	load := map[peer.ID]int{}
+	for _, s := range e.parents {
+		if s.p != "" {
+			load[s.p]++
+		}
+	}
+	for id, gp := range g.peers {
+		if id == avoid || id == e.self || gp.has == nil {
+			continue
+		}
+		if j >= 0 && !gp.has.has(j) || j < 0 && !gp.hasHead {
+			continue
+		}
+		p := e.peers[id]
+		if p == nil || !p.usable(e.now) || containsPeer(tried, id) {
+			continue
+		}
+		score := -2*float64(load[id]) - float64(p.outstanding)/4
+		if gp.rank > 0 {
+			score -= float64(gp.rank) / 4
+		}
+		if sub {
+			if e.now.Before(p.declinedUntil) {
+				score -= 8
+			}
+			score += float64(min(p.free, 8)) / 4
+		}
+		if best == nil || score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	return best
+}
+
+func containsPeer(ps []peer.ID, p peer.ID) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// sendUnsub tells p to stop pushing index j, on the latest group.
+func (e *engine) sendUnsub(p peer.ID, j int) {
+	if e.heads == p {
+		e.heads = ""
+	}
+	l := e.latest()
+	if l == nil {
+		return
+	}
+	m := e.queue(l.gid, p).metaFor()
+	if m.bm[bmUnsub] == nil {
+		m.bm[bmUnsub] = newBitmap(max(j+1, 8))
+	}
+	if j/8 >= len(m.bm[bmUnsub]) {
+		b := newBitmap(j + 1)
+		copy(b, m.bm[bmUnsub])
+		m.bm[bmUnsub] = b
+	}
+	m.bm[bmUnsub].set(j)
+}
+
+// tryStart delivers the first chunks of a joiner. Until then completed
+// chunks are held, and the first delivered are a run without gaps from a
+// random-access chunk to the newest complete one: the current GOP, fetched
+// from neighbours, or else the first random-access chunk from the live
+// edge. A playout buffer fed that run starts at once and skips nothing;
+// fed the same chunks in arrival order it would start at the first
+// random-access chunk and skip whatever of the GOP was still on its way.
+// If no such run forms within startupWait, everything held is delivered
+// in seq order and the buffer copes.
+func (e *engine) tryStart() {
+	var held []*group
+	for _, g := range e.groups {
+		if g.done && !g.local && !g.delivered {
+			held = append(held, g)
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
+	slices.SortFunc(held, func(a, b *group) int { return cmp.Compare(a.seq, b.seq) })
+	start := -1
+	for i := len(held) - 1; i >= 0; i-- {
+		if i < len(held)-1 && held[i].seq+1 != held[i+1].seq {
+			break
+		}
+		if held[i].rap {
+			start = i
+		}
+	}
+	if start < 0 {
+		if e.startWait.IsZero() {
+			e.startWait = e.now
+		}
+		if e.now.Sub(e.startWait) < e.t.startupWait {
+			return
+		}
+		start = 0
+	}
+	e.started = true
+	for _, g := range held[:start] {
+		g.delivered = true // before the start: the buffer would drop them
+	}
+	for _, g := range held[start:] {
+		g.delivered = true
+		e.c.deliver(g.chunk(e.c.id))
+	}
+}

@@ -1,0 +1,275 @@
+package gossip
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// The partial-message wire format (doc.go, "Partial messages"): a group ID
+// per chunk, parts metadata (have/want bitmaps and subscription bits) and
+// data (an optional head and some parts).
+
+const (
+	partialVersion = 1
+	// groupIDSize is seq (8) ‖ the first 16 bytes of sha2-256(domain ‖ head).
+	groupIDSize = 24
+	groupDomain = "p2ptv group v1\x00"
+	// maxBitmap bounds a bitmap to 255 bytes, so partial messages carry
+	// chunks of up to 2040 parts (16 MiB); MaxPayload is clamped to that.
+	maxBitmap = 255
+	maxParts  = maxBitmap * 8
+	// maxHead bounds a head: the signed header of a 2040-part chunk with the
+	// longest CID, and its signature.
+	maxHead = fixedHeader + maxParts*hashSize + 1 + maxCIDLen + 64
+)
+
+// errUnknownVersion marks a partial message of a version this code does not
+// speak: ignored, not penalised.
+var errUnknownVersion = errors.New("unknown partial message version")
+
+// groupID binds a chunk's group to its head: the seq in the clear (so a
+// peer can place a group it has no head for yet in the live window) and a
+// digest of the head, so a head that arrives for a group must hash to it.
+func groupID(seq uint64, head []byte) string {
+	d := sha256.New()
+	d.Write([]byte(groupDomain))
+	d.Write(head)
+	var sum [sha256.Size]byte
+	id := make([]byte, 8, groupIDSize)
+	binary.BigEndian.PutUint64(id, seq)
+	return string(append(id, d.Sum(sum[:0])[:groupIDSize-8]...))
+}
+
+func groupSeq(gid string) (uint64, bool) {
+	if len(gid) != groupIDSize {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64([]byte(gid[:8])), true
+}
+
+// bitmap is a set of part indices, bit i%8 of byte i/8.
+type bitmap []byte
+
+func newBitmap(n int) bitmap { return make(bitmap, (n+7)/8) }
+
+func (b bitmap) has(i int) bool {
+	return i >= 0 && i/8 < len(b) && b[i/8]&(1<<(i%8)) != 0
+}
+
+// set sets bit i, which must be inside b.
+func (b bitmap) set(i int) {
+	if i >= 0 && i/8 < len(b) {
+		b[i/8] |= 1 << (i % 8)
+	}
+}
+
+func (b bitmap) clear(i int) {
+	if i >= 0 && i/8 < len(b) {
+		b[i/8] &^= 1 << (i % 8)
+	}
+}
+
+func (b bitmap) count() int {
+	n := 0
+	for _, x := range b {
+		n += bits.OnesCount8(x)
+	}
+	return n
+}
+
+func (b bitmap) empty() bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// or sets in b every bit of o that fits in b.
+func (b bitmap) or(o bitmap) {
+	for i := range min(len(b), len(o)) {
+		b[i] |= o[i]
+	}
+}
+
+// Metadata flags.
+const (
+	// metaHead: the sender holds the group's verified head. On a request it
+	// means "do not send me the head".
+	metaHead byte = 1 << iota
+	// metaRAP: the group's chunk is a random-access point (a joiner starts
+	// fetching at one).
+	metaRAP
+	// metaBusy: the sender serves no requests now (its uplink is full, or it
+	// only consumes); ask someone else.
+	metaBusy
+	// metaSeed: the ack bits are subscriptions the source assigned to the
+	// receiver; take the sender as parent for them.
+	metaSeed
+	// metaHeads: with sub bits, put the head in the first push of each
+	// group (the receiver's one head source).
+	metaHeads
+	knownMetaFlags = metaHead | metaRAP | metaBusy | metaSeed | metaHeads
+)
+
+// Metadata bitmaps, in wire order.
+const (
+	bmHave  = iota // parts the sender holds, verified
+	bmWant         // parts the sender asks for now
+	bmSub          // indices the sender wants pushed from now on
+	bmUnsub        // indices the sender no longer wants pushed
+	bmAck          // indices of the receiver's sub bits the sender accepted
+	bmDrop         // indices the sender stops pushing to the receiver
+	bmCount
+)
+
+// meta is the parts metadata of one RPC.
+type meta struct {
+	flags byte
+	free  uint8 // the sender's spare subscription slots
+	bm    [bmCount]bitmap
+}
+
+func (m *meta) encode() []byte {
+	l := 0
+	var mask byte
+	for i, b := range m.bm {
+		if b != nil {
+			mask |= 1 << i
+			l = max(l, len(b))
+		}
+	}
+	l = min(max(l, 1), maxBitmap)
+	out := make([]byte, 5, 5+bits.OnesCount8(mask)*l)
+	out[0], out[1], out[2], out[3], out[4] = partialVersion, m.flags, m.free, mask, byte(l)
+	for _, b := range m.bm {
+		if b != nil {
+			start := len(out)
+			out = append(out, make([]byte, l)...)
+			copy(out[start:], b)
+		}
+	}
+	return out
+}
+
+func decodeMeta(b []byte) (meta, error) {
+	var m meta
+	if len(b) == 0 {
+		return m, nil
+	}
+	if b[0] != partialVersion {
+		return m, errUnknownVersion
+	}
+	if len(b) < 5 {
+		return m, fmt.Errorf("%w: metadata of %d bytes", ErrMalformed, len(b))
+	}
+	m.flags, m.free = b[1], b[2]
+	mask, l := b[3], int(b[4])
+	if m.flags&^knownMetaFlags != 0 || mask>>bmCount != 0 || l == 0 {
+		return m, fmt.Errorf("%w: metadata flags %08b, mask %08b, bitmap length %d", ErrMalformed, m.flags, mask, l)
+	}
+	if want := 5 + bits.OnesCount8(mask)*l; len(b) != want {
+		return m, fmt.Errorf("%w: metadata is %d bytes, want %d", ErrMalformed, len(b), want)
+	}
+	off := 5
+	for i := range m.bm {
+		if mask&(1<<i) != 0 {
+			m.bm[i] = bitmap(b[off : off+l : off+l])
+			off += l
+		}
+	}
+	return m, nil
+}
+
+// Data flags.
+const (
+	dataHead       byte = 1
+	knownDataFlags      = dataHead
+)
+
+// dataPart is one part of a chunk's payload in a data message.
+type dataPart struct {
+	index int
+	data  []byte
+}
+
+// data is the partial message of one RPC: maybe the head, and parts.
+type data struct {
+	head  []byte
+	parts []dataPart
+}
+
+func (d *data) size() int {
+	n := 2
+	if d.head != nil {
+		n += 4 + len(d.head)
+	}
+	for _, p := range d.parts {
+		n += 4 + len(p.data)
+	}
+	return n
+}
+
+func (d *data) encode() []byte {
+	out := make([]byte, 2, d.size())
+	out[0] = partialVersion
+	if d.head != nil {
+		out[1] |= dataHead
+		out = binary.BigEndian.AppendUint32(out, uint32(len(d.head)))
+		out = append(out, d.head...)
+	}
+	for _, p := range d.parts {
+		out = binary.BigEndian.AppendUint16(out, uint16(p.index))
+		out = binary.BigEndian.AppendUint16(out, uint16(len(p.data)))
+		out = append(out, p.data...)
+	}
+	return out
+}
+
+// decodeData parses a data message. Parts come in increasing index order,
+// each 1..PartSize bytes; the slices alias b.
+func decodeData(b []byte) (data, error) {
+	var d data
+	if len(b) == 0 {
+		return d, nil
+	}
+	if b[0] != partialVersion {
+		return d, errUnknownVersion
+	}
+	if len(b) < 2 || b[1]&^knownDataFlags != 0 {
+		return d, fmt.Errorf("%w: data header", ErrMalformed)
+	}
+	off := 2
+	if b[1]&dataHead != 0 {
+		if len(b) < off+4 {
+			return d, fmt.Errorf("%w: truncated head length", ErrMalformed)
+		}
+		n := binary.BigEndian.Uint32(b[off:])
+		off += 4
+		if n == 0 || n > maxHead || uint64(len(b)-off) < uint64(n) {
+			return d, fmt.Errorf("%w: head of %d bytes", ErrMalformed, n)
+		}
+		d.head = b[off : off+int(n) : off+int(n)]
+		off += int(n)
+	}
+	last := -1
+	for off < len(b) {
+		if len(b) < off+4 {
+			return d, fmt.Errorf("%w: truncated part", ErrMalformed)
+		}
+		i := int(binary.BigEndian.Uint16(b[off:]))
+		n := int(binary.BigEndian.Uint16(b[off+2:]))
+		off += 4
+		if i <= last || i >= maxParts || n == 0 || n > PartSize || len(b)-off < n {
+			return d, fmt.Errorf("%w: part %d of %d bytes after part %d", ErrMalformed, i, n, last)
+		}
+		d.parts = append(d.parts, dataPart{index: i, data: b[off : off+n : off+n]})
+		off += n
+		last = i
+	}
+	return d, nil
+}

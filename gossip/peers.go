@@ -1,0 +1,83 @@
+package gossip
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// peerInfo is what a channel's engine keeps about one peer that speaks
+// partial messages: the library forgets per-group peer state a few
+// heartbeats after the last publish and on disconnect, so the app keeps
+// its own (DESIGN §5).
+type peerInfo struct {
+	id   peer.ID
+	mesh bool // in our mesh at the last tick
+	seen time.Time
+
+	// Its subscriptions on us: the part indices we push to it.
+	subs  bitmap
+	nsubs int
+	heads bool // it wants the head in the first push of each group
+	since time.Time
+
+	// What it told us of itself.
+	free      uint8     // spare subscription slots it advertised
+	busyUntil time.Time // it said busy: ask others until then
+
+	// Our view of it, decaying (see decay): groups whose requests it
+	// answered, duplicates it sent, groups whose requests it left
+	// unanswered past the timeout.
+	answers, dups, timeouts float64
+	outstanding             int // our requests to it not yet answered
+	declinedUntil           time.Time
+	distrustUntil           time.Time
+	unverified              int // headless groups it made us create
+	gopSent                 bool
+	score                   float64 // app-specific score we hand gossipsub
+}
+
+// Penalties for peers that announce and do not deliver (DESIGN §5: scoring
+// never sees partial messages, so the app keeps its own accounting). A
+// request that times out costs a point, a part delivered earns half a point
+// back; both decay by decayFactor a second (half-life ~23 s). Past
+// withholdSlack points the peer's app score falls by withholdWeight a point,
+// which prunes it from the mesh at the next heartbeat (gossipsub prunes
+// negative scores), and past distrustAt its announcements are ignored for
+// distrustFor.
+const (
+	decayFactor    = 0.97
+	withholdSlack  = 2
+	withholdWeight = -5.0
+	minAppScore    = -100.0
+	distrustAt     = 4
+	distrustFor    = time.Minute
+	declineFor     = 5 * time.Second
+	busyFor        = time.Second
+	maxPeers       = 1024
+)
+
+// withheld is how many more requests the peer let time out than its
+// answers excuse.
+func (p *peerInfo) withheld() float64 {
+	return p.timeouts - p.answers/2 - withholdSlack
+}
+
+// decay ages the counters and recomputes the app score; run once a second.
+func (p *peerInfo) decay(now time.Time) {
+	p.answers *= decayFactor
+	p.dups *= decayFactor
+	p.timeouts *= decayFactor
+	w := p.withheld()
+	p.score = 0
+	if w > 0 {
+		p.score = max(minAppScore, withholdWeight*w)
+	}
+	if w > distrustAt {
+		p.distrustUntil = now.Add(distrustFor)
+	}
+}
+
+func (p *peerInfo) usable(now time.Time) bool {
+	return now.After(p.distrustUntil) && now.After(p.busyUntil)
+}

@@ -1,0 +1,526 @@
+package gossip
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// maxPeerBacklog is how much may wait in one peer's outbound queue before
+// we answer its requests with busy rather than queue more.
+const maxPeerBacklog = 64 << 10
+
+// part returns part i of a group whose head is known.
+func (g *group) part(i int) []byte {
+	return g.payload[i*PartSize : i*PartSize+g.hdr.partLen(i)]
+}
+
+// selfFlags are the metadata flags that describe this node, not a group.
+func (e *engine) selfFlags() byte {
+	if e.consume || e.busy {
+		return metaBusy
+	}
+	return 0
+}
+
+// groupFlags are the flags that describe what this node has of g.
+func (g *group) flags() byte {
+	var f byte
+	if g.head != nil {
+		f |= metaHead
+		if g.rap {
+			f |= metaRAP
+		}
+	}
+	return f
+}
+
+// free is the number of subscriptions this node would still accept.
+func (e *engine) free() uint8 {
+	return uint8(min(max(e.slots-e.used, 0), 255))
+}
+
+// canTake reports whether a subscription to index j fits: the source
+// pushes each index to one child (its upload stays one copy however large
+// the audience), a relay takes as many as its slots allow.
+func (e *engine) canTake(j int) bool {
+	switch {
+	case e.consume:
+		return false
+	case e.source:
+		return j >= len(e.perIndex) || e.perIndex[j] == 0
+	}
+	return e.used < e.slots
+}
+
+func (e *engine) addSub(p *peerInfo, j int) {
+	if p.subs.has(j) {
+		return
+	}
+	p.subs.set(j)
+	p.nsubs++
+	if p.since.IsZero() {
+		p.since = e.now
+	}
+	e.used++
+	if j >= len(e.perIndex) {
+		e.perIndex = append(e.perIndex, make([]int, j+1-len(e.perIndex))...)
+	}
+	e.perIndex[j]++
+}
+
+func (e *engine) unsubscribe(p *peerInfo, bits bitmap) {
+	for j := range 8 * min(len(bits), len(p.subs)) {
+		if bits.has(j) && p.subs.has(j) {
+			p.subs.clear(j)
+			p.nsubs--
+			e.used--
+			e.perIndex[j]--
+		}
+	}
+	if p.nsubs == 0 {
+		p.since = time.Time{}
+		p.heads = false
+	}
+}
+
+// subscribe answers a peer's subscription request with the indices it
+// accepts, on g (or the latest group when g is unknown here).
+func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, heads bool) {
+	ack := newBitmap(max(8*len(sub), 1))
+	for j := range 8 * len(sub) {
+		if !sub.has(j) {
+			continue
+		}
+		if p.subs.has(j) || e.canTake(j) {
+			e.addSub(p, j)
+			ack.set(j)
+		}
+	}
+	p.heads = heads
+	if g == nil {
+		g = e.latest()
+	}
+	if g == nil || sub.empty() {
+		return
+	}
+	// What was asked and not accepted is declined: sent as drop bits, so
+	// the asker never has to guess from what an ack leaves out.
+	declined := newBitmap(len(ack) * 8)
+	for j := range 8 * len(sub) {
+		if sub.has(j) && !ack.has(j) {
+			declined.set(j)
+		}
+	}
+	m := e.queue(g.gid, p.id).metaFor()
+	m.bm[bmAck] = ack
+	if !declined.empty() {
+		m.bm[bmDrop] = declined
+	}
+	m.flags |= e.selfFlags()
+	m.free = e.free()
+}
+
+func (e *engine) childCount() int {
+	n := 0
+	for _, p := range e.peers {
+		if p.nsubs > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// busyFor reports whether to refuse p's request now: this node only
+// consumes, its uplink is full, p's queue is long, or (the source) its
+// allowance for answering requests is spent.
+func (e *engine) busyFor(p *peerInfo, bytes int) bool {
+	switch {
+	case e.consume || e.busy:
+		return true
+	case e.c.s.up.peerBacklog(p.id) > maxPeerBacklog:
+		return true
+	case e.source && e.srcTokens < float64(bytes):
+		return true
+	}
+	return false
+}
+
+// serve answers a request for parts (and maybe the head) of g. Parts we do
+// not hold yet are sent when they arrive.
+func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
+	o := e.queue(g.gid, p.id)
+	m := o.metaFor()
+	m.flags |= e.selfFlags() | g.flags()
+	m.free = e.free()
+	if g.head != nil {
+		m.bm[bmHave] = g.haveBitmap()
+	}
+	gp := g.peer(p.id)
+	var parts []int
+	bytes := 0
+	for j := range 8 * len(want) {
+		if !want.has(j) {
+			continue
+		}
+		if g.have != nil && g.have.has(j) {
+			parts = append(parts, j)
+			bytes += g.hdr.partLen(j)
+		} else if g.head == nil || j < g.parts {
+			if gp.deferred == nil {
+				gp.deferred = make(bitmap, maxBitmap)
+			}
+			gp.deferred.set(j)
+		}
+	}
+	if needHead && g.head != nil && !gp.sentHead {
+		bytes += len(g.head)
+	}
+	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", fmt.Sprintf("%08b", []byte(want)), "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", e.busyFor(p, bytes))
+	if e.busyFor(p, bytes) {
+		m.flags |= metaBusy
+		gp.deferred = nil
+		e.c.stats.busy.Add(1)
+		return
+	}
+	if e.source {
+		e.srcTokens -= float64(bytes)
+	}
+	if needHead && g.head != nil && !gp.sentHead {
+		o.head = g.head
+		gp.sentHead = true
+	}
+	for _, j := range parts {
+		o.parts = append(o.parts, dataPart{index: j, data: g.part(j)})
+		gp.has.set(j)
+	}
+	e.c.stats.partsOut.Add(uint64(len(parts)))
+}
+
+// forward pushes a part that just arrived to the children subscribed to
+// its index and to peers that asked for it before we had it.
+func (e *engine) forward(g *group, i int, from peer.ID) {
+	for _, p := range e.peers {
+		if p.id == from {
+			continue
+		}
+		gp := g.peers[p.id]
+		sub := p.subs.has(i)
+		deferred := gp != nil && gp.deferred.has(i)
+		if !sub && !deferred {
+			continue
+		}
+		if gp == nil {
+			gp = g.peer(p.id)
+		}
+		if deferred {
+			gp.deferred.clear(i)
+		}
+		if gp.has.has(i) {
+			continue
+		}
+		e.push(g, p, gp, i)
+	}
+}
+
+func (e *engine) push(g *group, p *peerInfo, gp *groupPeer, i int) {
+	o := e.queue(g.gid, p.id)
+	if p.heads && !gp.sentHead && !gp.hasHead {
+		o.head = g.head
+		gp.sentHead = true
+	}
+	o.parts = append(o.parts, dataPart{index: i, data: g.part(i)})
+	if gp.has == nil {
+		gp.has = make(bitmap, maxBitmap)
+	}
+	gp.has.set(i)
+	e.c.stats.partsOut.Add(1)
+}
+
+// announce tells mesh peers what we hold of g: once when we first hold a
+// part (so peers with no parent for it can ask), and once complete. Peers
+// known to hold all of it are skipped. A node that only consumes never
+// announces, since it serves nothing.
+func (e *engine) announce(g *group, complete bool) {
+	if e.consume {
+		return
+	}
+	for _, p := range e.peers {
+		if !p.mesh || g.hasAll(p.id) {
+			continue
+		}
+		if gp := g.peers[p.id]; gp != nil && (gp.told >= 2 || !complete && gp.told >= 1) {
+			continue
+		}
+		e.sendAnnounce(g, p.id, complete)
+	}
+}
+
+func (e *engine) sendAnnounce(g *group, p peer.ID, complete bool) {
+	m := e.queue(g.gid, p).metaFor()
+	m.bm[bmHave] = g.haveBitmap()
+	m.flags |= e.selfFlags() | g.flags()
+	m.free = e.free()
+	gp := g.peer(p)
+	if complete {
+		gp.told = 2
+	} else {
+		gp.told = max(gp.told, 1)
+	}
+	e.c.stats.announces.Add(1)
+}
+
+// checkUpload sizes the subscription slots to the upload budget every
+// 250 ms, and keeps the uplink's queue short: pubsub's outbound queues
+// cannot be cancelled, so whatever waits there delays every part behind
+// it, and a child that waits for a late part replaces its parent. With
+// MaxUpload the budget is given; without, it is learnt: it starts at
+// guessCopies of the stream, falls to what the uplink actually wrote when
+// the backlog holds more than overloadAfter of it, and grows by a tenth
+// after 10 s without that while every slot is taken. Subscriptions take at
+// most subShare of the budget (the rest is for answering requests,
+// announcements and the transport's own overhead); when the backlog
+// exceeds overloadAfter anyway, a quarter of them are dropped, newest
+// first, and the children find other parents.
+func (e *engine) checkUpload() {
+	if e.lastCheck.IsZero() {
+		e.lastCheck = e.now
+		_, e.lastWritten = e.c.s.up.state()
+		return
+	}
+	dt := e.now.Sub(e.lastCheck).Seconds()
+	backlog, written := e.c.s.up.state()
+	thr := float64(written-e.lastWritten) / dt
+	e.lastCheck, e.lastWritten = e.now, written
+	rate := e.rate.bytesPerSecond(e.now)
+	share := float64(max(e.c.s.channelCount(), 1))
+
+	budget := e.maxUpload
+	if budget == 0 {
+		if e.budget == 0 {
+			e.budget = e.t.guessCopies * rate / e.t.subShare
+			e.calmSince = e.now
+		}
+		budget = e.budget
+	}
+	over := float64(backlog) > e.t.overloadAfter.Seconds()*budget && backlog > 32<<10
+	e.busy = float64(backlog) > e.t.busyAfter.Seconds()*budget
+	if over {
+		e.overloaded++
+	} else {
+		e.overloaded = 0
+	}
+	if e.maxUpload == 0 {
+		switch {
+		case e.overloaded >= 2:
+			e.budget = max(0.9*thr, 0.25*rate)
+			e.calmSince = e.now
+		case !over && e.now.Sub(e.calmSince) > 10*time.Second && e.used >= e.slots:
+			e.budget *= 1.1
+			e.calmSince = e.now
+		}
+	}
+	budget /= share
+	copies := min(e.t.maxCopies, e.t.subShare*budget/rate)
+	switch {
+	case e.consume:
+		e.slots = 0
+	case e.source:
+		e.slots = e.parts
+		// Half a stream's worth a second for answering requests (the
+		// reveal's repairs), on top of the one pushed copy.
+		e.srcTokens = min(e.srcTokens+0.5*rate*dt, 0.5*rate)
+	default:
+		e.slots = int(copies * float64(e.parts))
+		if e.overloaded >= 2 {
+			e.slots = min(e.slots, e.used-max(1, e.used/4))
+			e.overloaded = 0
+		}
+	}
+	if e.used > e.slots && !e.source {
+		e.shed(e.used - e.slots)
+	}
+}
+
+// shed drops n subscriptions, the newest children first, and tells them.
+func (e *engine) shed(n int) {
+	var kids []*peerInfo
+	for _, p := range e.peers {
+		if p.nsubs > 0 {
+			kids = append(kids, p)
+		}
+	}
+	slices.SortFunc(kids, func(a, b *peerInfo) int { return b.since.Compare(a.since) })
+	l := e.latest()
+	for _, p := range kids {
+		if n <= 0 {
+			break
+		}
+		drop := newBitmap(8 * len(p.subs))
+		for j := 8*len(p.subs) - 1; j >= 0 && n > 0; j-- {
+			if p.subs.has(j) {
+				drop.set(j)
+				n--
+			}
+		}
+		e.unsubscribe(p, drop)
+		e.c.stats.shed.Add(uint64(drop.count()))
+		if l != nil {
+			m := e.queue(l.gid, p.id).metaFor()
+			m.bm[bmDrop] = trim(drop)
+		}
+	}
+}
+
+// trim cuts trailing zero bytes off a bitmap (keeping at least one).
+func trim(b bitmap) bitmap {
+	n := len(b)
+	for n > 1 && b[n-1] == 0 {
+		n--
+	}
+	return b[:n]
+}
+
+// onPublish takes a chunk this node publishes (msg is its wire form, h
+// its parsed header): each part goes to the one child subscribed to its
+// index; an index nobody subscribed to is assigned to a mesh peer (a seed)
+// and pushed there. The source announces the whole chunk only after
+// revealAfter, so the mesh first spreads the parts among itself.
+func (e *engine) onPublish(msg []byte, h header) {
+	e.now = e.c.s.cfg.Now()
+	defer e.flush()
+	e.source = true
+	head := msg[:len(msg)-h.payloadLen]
+	gid := groupID(h.seq, head)
+	if e.groups[gid] != nil {
+		return
+	}
+	g := &group{gid: gid, seq: h.seq, first: e.now, local: true, peers: make(map[peer.ID]*groupPeer)}
+	e.setHead(g, head, h)
+	g.payload = msg[len(head):]
+	for i := range g.parts {
+		g.have.set(i)
+	}
+	g.nhave, g.done = g.parts, true
+	e.rate.add(e.now, g.bytes)
+	e.groups[gid] = g
+	if e.slots == 0 {
+		e.slots = e.parts
+	}
+	e.rebalance(g)
+	for j := range g.parts {
+		if j >= len(e.perIndex) || e.perIndex[j] == 0 {
+			e.seed(g, j)
+		}
+		e.forward(g, j, "")
+	}
+	if g.parts == 0 {
+		g.reveal = true
+		e.announce(g, true)
+	}
+}
+
+// rebalance moves one index a publish from the source's busiest child to
+// its idlest mesh peer, so the seeds spread over the mesh as it grows: the
+// first viewer in would otherwise be the root of every part's tree.
+func (e *engine) rebalance(g *group) {
+	var heavy, light *peerInfo
+	mesh := 0
+	for _, p := range e.peers {
+		if p.nsubs > 0 && (heavy == nil || p.nsubs > heavy.nsubs) {
+			heavy = p
+		}
+		if !p.mesh || !p.usable(e.now) {
+			continue
+		}
+		mesh++
+		if light == nil || p.nsubs < light.nsubs {
+			light = p
+		}
+	}
+	if heavy == nil || light == nil || mesh == 0 || g.parts == 0 {
+		return
+	}
+	target := (g.parts + min(mesh, g.parts) - 1) / min(mesh, g.parts)
+	if heavy.nsubs <= target || light.nsubs >= target {
+		return
+	}
+	for j := 8*len(heavy.subs) - 1; j >= 0; j-- {
+		if heavy.subs.has(j) {
+			drop := newBitmap(j + 1)
+			drop.set(j)
+			e.unsubscribe(heavy, drop)
+			e.queue(g.gid, heavy.id).metaFor().bm[bmDrop] = drop
+			return
+		}
+	}
+}
+
+// seed assigns index j to the mesh peer with the fewest indices from us
+// and the most spare slots.
+func (e *engine) seed(g *group, j int) {
+	var best *peerInfo
+	for _, p := range e.peers {
+		if !p.mesh || !p.usable(e.now) {
+			continue
+		}
+		if best == nil || p.nsubs < best.nsubs || p.nsubs == best.nsubs && p.free > best.free {
+			best = p
+		}
+	}
+	if best == nil {
+		return
+	}
+	e.addSub(best, j)
+	best.heads = true
+	m := e.queue(g.gid, best.id).metaFor()
+	m.flags |= metaSeed
+	if m.bm[bmAck] == nil {
+		m.bm[bmAck] = newBitmap(g.parts)
+	}
+	m.bm[bmAck].set(j)
+}
+
+// onFull takes a chunk that arrived whole from a peer that does not speak
+// partial messages (the topic validator has verified it): it is delivered
+// and its parts offered on the partial path like any other.
+func (e *engine) onFull(msg []byte) {
+	e.now = e.c.s.cfg.Now()
+	defer e.flush()
+	h, err := parseHeader(msg, e.c.s.cfg.MaxPayload)
+	if err != nil || h.parts > maxParts {
+		return
+	}
+	head := msg[:len(msg)-h.payloadLen]
+	gid := groupID(h.seq, head)
+	if _, ok := e.seen[gid]; ok {
+		return
+	}
+	g := e.groups[gid]
+	if g == nil {
+		g = &group{gid: gid, seq: h.seq, first: e.now, peers: make(map[peer.ID]*groupPeer)}
+		e.groups[gid] = g
+	}
+	if g.done {
+		return
+	}
+	g.full = true
+	if g.head == nil {
+		e.setHead(g, head, h)
+		pending := g.pending
+		g.pending = nil
+		for _, pp := range pending {
+			e.acceptPart(g, pp.part, pp.from)
+		}
+	}
+	for i := range g.parts {
+		if !g.have.has(i) {
+			e.acceptPart(g, dataPart{index: i, data: part(h.payload, i)}, e.self)
+		}
+	}
+	if g.parts == 0 {
+		e.complete(g)
+	}
+}

@@ -1,0 +1,404 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
+	"github.com/marcopolo/simnet"
+	"github.com/p2ptv/p2ptvd"
+	"github.com/quic-go/quic-go"
+	"go.uber.org/fx"
+)
+
+// The simulated home internet the design is judged on (DESIGN §5, issue
+// 4): go-libp2p QUIC over simnet in a synctest bubble, every node with its
+// own uplink and downlink, per-pair latency, a 4 Mbit/s stream of 64 KiB
+// chunks with a random-access chunk every 2 s. The e2e benchmarks run the
+// whole node; this harness runs the gossip package alone, so the chunk
+// path can be iterated on quickly.
+
+type simConfig struct {
+	viewers    int
+	duration   time.Duration // stream time after the last join
+	joinSpread time.Duration // viewers join evenly over this span
+	slowShare  float64       // share of viewers on a 3 Mbit/s uplink
+	capUpload  bool          // set MaxUpload to each node's uplink
+	connect    int           // peers each viewer dials on joining
+	leave      int           // viewers that leave halfway through
+	chunk      int           // payload bytes
+	interval   time.Duration // between chunks
+	gop        int           // chunks per random-access chunk
+}
+
+func defaultSim(n int) simConfig {
+	return simConfig{
+		viewers:    n,
+		duration:   20 * time.Second,
+		joinSpread: 5 * time.Second,
+		slowShare:  0.25,
+		capUpload:  true,
+		connect:    6,
+		chunk:      64 << 10,
+		interval:   131 * time.Millisecond, // 4 Mbit/s
+		gop:        15,                     // 2 s
+	}
+}
+
+type simNode struct {
+	h    host.Host
+	conn *simnet.SimConn
+	up   int // uplink, bits/s
+	svc  *Service
+	ch   *Channel
+	gone bool
+
+	mu      sync.Mutex
+	arrived map[uint64]time.Duration // seq → source→Next latency
+	joined  time.Time
+}
+
+type simResult struct {
+	delivery, onTime                  float64 // over viewers, of chunks published while they watched
+	p50, p99, startup                 time.Duration
+	inPerStream, srcUp, relayMax, rel float64
+	slowOver                          float64 // most a 3 Mbit/s viewer sent ÷ its uplink
+	dupShare                          float64
+	worst                             string
+	dupKinds                          [3]uint64 // from a parent, from a peer asked, from others
+}
+
+// ipSelector answers quic-go's question of which source IP to use.
+type ipSelector struct{ ip net.IP }
+
+func (s *ipSelector) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error) {
+	return s.ip, nil
+}
+
+func newSimHost(t *testing.T, nw *simnet.Simnet, idx int, link simnet.NodeBiDiLinkSettings) (host.Host, *simnet.SimConn) {
+	t.Helper()
+	ip := simnet.IntToPublicIPv4(idx)
+	sel := &ipSelector{ip: ip}
+	var conn *simnet.SimConn
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
+		libp2p.QUICReuse(func(l fx.Lifecycle, key quic.StatelessResetKey, tok quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {
+			cm, err := quicreuse.NewConnManager(key, tok, opts...)
+			if err != nil {
+				return nil, err
+			}
+			l.Append(fx.StopHook(cm.Close))
+			return cm, nil
+		},
+			quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return sel, nil }),
+			quicreuse.OverrideListenUDP(func(_ string, a *net.UDPAddr) (net.PacketConn, error) {
+				conn = nw.NewEndpoint(a, link)
+				return conn, nil
+			})),
+		libp2p.DisableIdentifyAddressDiscovery(),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, conn
+}
+
+// pairLatency is a one-way latency of 10–40 ms per pair of hosts (20–80 ms
+// round trip), the same both ways.
+func pairLatency(p *simnet.Packet) time.Duration {
+	a, b := p.From.String(), p.To.String()
+	if a > b {
+		a, b = b, a
+	}
+	h := fnv.New32a()
+	h.Write([]byte(a + b))
+	return 10*time.Millisecond + time.Duration(h.Sum32()%31)*time.Millisecond
+}
+
+func runSim(t *testing.T, cfg simConfig) simResult {
+	rng := rand.New(rand.NewPCG(7, uint64(cfg.viewers)))
+	nw := &simnet.Simnet{LatencyFunc: pairLatency}
+	const mbit = 1_000_000
+	nodes := make([]*simNode, cfg.viewers+1)
+	for i := range nodes {
+		up := 10 * mbit
+		if i == 0 {
+			up = 20 * mbit
+		} else if cfg.slowShare > 0 && i%int(1/cfg.slowShare) == 0 {
+			up = 3 * mbit
+		}
+		link := simnet.NodeBiDiLinkSettings{
+			Downlink: simnet.LinkSettings{BitsPerSecond: 50 * mbit},
+			Uplink:   simnet.LinkSettings{BitsPerSecond: up},
+		}
+		h, conn := newSimHost(t, nw, i, link)
+		nodes[i] = &simNode{h: h, conn: conn, up: up, arrived: map[uint64]time.Duration{}}
+		if os.Getenv("GOSSIP_SIM_DEBUG") != "" {
+			t.Logf("node %d is %s", i, short(h.ID()))
+		}
+	}
+	nw.Start()
+	defer func() {
+		for _, n := range nodes {
+			if n.svc != nil && !n.gone {
+				n.svc.Close()
+			}
+			n.h.Close()
+		}
+		nw.Close()
+	}()
+	tc := newTestChannel(t, "sim")
+	tc.m.Hints.Bitrate = cfg.chunk * 8 * int(time.Second/cfg.interval)
+	var err error
+	if tc.id, err = tc.m.ID(); err != nil {
+		t.Fatal(err)
+	}
+	start := func(n *simNode) {
+		gcfg := Config{}
+		if dbg, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_DEBUG")); err == nil && nodes[dbg] == n {
+			gcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		if cfg.capUpload {
+			gcfg.MaxUpload = int64(n.up)
+		}
+		s, err := New(context.Background(), n.h, gcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.svc = s
+		if n.ch, err = s.Join(tc.m); err != nil {
+			t.Fatal(err)
+		}
+		n.joined = time.Now()
+	}
+	start(nodes[0])
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	type pub struct {
+		seq uint64
+		at  time.Time
+	}
+	var pubMu sync.Mutex
+	var pubs []pub
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(9, 9))
+		payload := make([]byte, cfg.chunk)
+		for seq := uint64(0); ctx.Err() == nil; seq++ {
+			for i := range payload {
+				payload[i] = byte(rng.Uint32())
+			}
+			c := p2ptvd.Chunk{Channel: tc.id, Seq: seq, Timestamp: time.Now(), Duration: cfg.interval, Payload: slices.Clone(payload)}
+			if seq%uint64(cfg.gop) == 0 {
+				c.Flags = p2ptvd.RandomAccess
+			}
+			if err := nodes[0].ch.Publish(ctx, c, tc.key); err != nil && ctx.Err() == nil {
+				t.Errorf("publish %d: %v", seq, err)
+			}
+			pubMu.Lock()
+			pubs = append(pubs, pub{seq, c.Timestamp})
+			pubMu.Unlock()
+			time.Sleep(cfg.interval)
+		}
+	})
+	time.Sleep(time.Second)
+	for i := 1; i < len(nodes); i++ {
+		n := nodes[i]
+		// Dial a few of the nodes already in, like a DHT lookup of providers.
+		for _, j := range rng.Perm(i)[:min(i, cfg.connect)] {
+			m := nodes[j]
+			_ = n.h.Connect(ctx, peer.AddrInfo{ID: m.h.ID(), Addrs: m.h.Addrs()})
+		}
+		start(n)
+		wg.Go(func() {
+			for {
+				c, err := n.ch.Next(ctx)
+				if err != nil {
+					return
+				}
+				n.mu.Lock()
+				if _, dup := n.arrived[c.Seq]; dup {
+					t.Errorf("viewer %d got seq %d twice", i, c.Seq)
+				}
+				n.arrived[c.Seq] = time.Since(c.Timestamp)
+				n.mu.Unlock()
+			}
+		})
+		time.Sleep(cfg.joinSpread / time.Duration(cfg.viewers))
+	}
+	if os.Getenv("GOSSIP_SIM_TRACE") != "" {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				time.Sleep(2 * time.Second)
+				for i, n := range nodes {
+					if n.ch == nil || n.gone {
+						continue
+					}
+					st := n.ch.Stats()
+					n.mu.Lock()
+					got := len(n.arrived)
+					n.mu.Unlock()
+					t.Logf("t=%s node %d up %d: got %d high %d in %d dup %d out %d req %d to %d rep %d busy %d ann %d parents %d kids %d slots %d/%d backlog %d",
+						time.Since(nodes[0].joined).Round(time.Second), i, n.up/mbit, got, st.HighestSeq, st.PartsReceived, st.DuplicateParts, st.PartsSent, st.Requests, st.RequestTimeouts, st.Reparents, st.Busy, st.Announces, st.Parents, st.Children, st.Subscriptions, st.Slots, n.svc.Stats().Backlog)
+				}
+			}
+		})
+	}
+	// Measure from a few seconds after the last join.
+	time.Sleep(3 * time.Second)
+	type counters struct{ in, out int }
+	snap := func() []counters {
+		cs := make([]counters, len(nodes))
+		for i, n := range nodes {
+			st := n.conn.Stats()
+			cs[i] = counters{st.BytesRcvd, st.BytesSent}
+		}
+		return cs
+	}
+	before := snap()
+	t0 := time.Now()
+	if cfg.leave > 0 {
+		time.Sleep(cfg.duration / 2)
+		for _, i := range rng.Perm(cfg.viewers)[:cfg.leave] {
+			n := nodes[i+1]
+			n.gone = true
+			n.svc.Close()
+			n.h.Close()
+		}
+		time.Sleep(cfg.duration / 2)
+	} else {
+		time.Sleep(cfg.duration)
+	}
+	t1 := time.Now()
+	after := snap()
+	time.Sleep(3 * time.Second) // let the last chunks arrive
+	cancel()
+
+	var res simResult
+	var window []pub
+	pubMu.Lock()
+	for _, p := range pubs {
+		if !p.at.Before(t0) && p.at.Before(t1) {
+			window = append(window, p)
+		}
+	}
+	pubMu.Unlock()
+	stream := float64(len(window) * cfg.chunk)
+	var lat []time.Duration
+	var got, due, onTime, viewers int
+	var worstRatio = 2.0
+	var dups, parts uint64
+	for i, n := range nodes[1:] {
+		if n.gone {
+			continue
+		}
+		viewers++
+		n.mu.Lock()
+		var g int
+		for _, p := range window {
+			due++
+			if l, ok := n.arrived[p.seq]; ok {
+				g++
+				lat = append(lat, l)
+				if l <= 2*time.Second {
+					onTime++
+				}
+			}
+		}
+		n.mu.Unlock()
+		got += g
+		if r := float64(g) / float64(len(window)); r < worstRatio {
+			worstRatio = r
+			res.worst = fmt.Sprintf("viewer %d (%d Mbit/s up) got %d/%d: %+v", i+1, n.up/mbit, g, len(window), n.ch.Stats())
+		}
+		in := float64(after[i+1].in - before[i+1].in)
+		out := float64(after[i+1].out - before[i+1].out)
+		res.inPerStream += in / stream
+		res.rel += out / stream
+		res.relayMax = max(res.relayMax, out/stream)
+		if n.up < 10*mbit {
+			res.slowOver = max(res.slowOver, out*8/t1.Sub(t0).Seconds()/float64(n.up))
+		}
+		st := n.ch.Stats()
+		res.dupKinds[0] += n.ch.stats.dupParent.Load()
+		res.dupKinds[1] += n.ch.stats.dupReq.Load()
+		res.dupKinds[2] += n.ch.stats.dupOther.Load()
+		dups += st.DuplicateParts
+		parts += st.PartsReceived
+	}
+	res.inPerStream /= float64(viewers)
+	res.rel /= float64(viewers)
+	res.srcUp = float64(after[0].out-before[0].out) / stream
+	res.delivery = float64(got) / float64(due)
+	res.onTime = float64(onTime) / float64(due)
+	if parts > 0 {
+		res.dupShare = float64(dups) / float64(parts)
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return res
+}
+
+func (r simResult) String() string {
+	return fmt.Sprintf("delivery %.4f on-time(≤2s) %.4f latency p50 %s p99 %s | in/stream %.3f src-up %.3f relay-up mean %.2f max %.2f slow-uplink use %.2f | dup parts %.3f %v",
+		r.delivery, r.onTime, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.inPerStream, r.srcUp, r.rel, r.relayMax, r.slowOver, r.dupShare, r.dupKinds)
+}
+
+// TestSimHome streams on simulated home links and checks the figures the
+// design promises. GOSSIP_SIM_N sets the audience (default 12); larger
+// runs are for measuring, e.g. GOSSIP_SIM_N=50 go test -run TestSimHome -v.
+func TestSimHome(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("simulated network: a measurement, too slow under the race detector")
+	}
+	n := 12
+	if v, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_N")); err == nil && v > 0 {
+		n = v
+	}
+	cfg := defaultSim(n)
+	if os.Getenv("GOSSIP_SIM_NOCAP") != "" {
+		cfg.capUpload = false
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("GOSSIP_SIM_SLOW"), 64); err == nil {
+		cfg.slowShare = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_LEAVE")); err == nil {
+		cfg.leave = v
+	}
+	if v, err := time.ParseDuration(os.Getenv("GOSSIP_SIM_DURATION")); err == nil {
+		cfg.duration = v
+	}
+	if n == 12 && os.Getenv("GOSSIP_SIM_DURATION") == "" {
+		cfg.duration = 8 * time.Second
+	}
+	bubble(t, func(t *testing.T) {
+		start := time.Now()
+		r := runSim(t, cfg)
+		t.Logf("N=%d cap=%v leave=%d: %s", n, cfg.capUpload, cfg.leave, r)
+		t.Logf("worst: %s", r.worst)
+		_ = start
+		if r.delivery < 0.999 {
+			t.Errorf("delivered %.4f of chunks, want ≥ 0.999", r.delivery)
+		}
+	})
+}
