@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -217,11 +215,4 @@ func report(t *testing.T, vs []*viewerRun, ch *node.Channel, want []p2ptvd.Chunk
 	t.Logf("broadcaster: %+v", ch.Stats().Gossip)
 }
 
-func pct(d []time.Duration, p int) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100].Round(time.Millisecond)
-}
+func pct(d []time.Duration, p int) time.Duration { return percentile(d, p).Round(time.Millisecond) }

@@ -60,8 +60,11 @@ func (c *Cluster) Node(name string, mutate func(*node.Config)) *node.Node {
 
 // testLogger logs warnings and errors to stderr, everything with
 // P2PTVD_TEST_LOG=debug.
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn
+func testLogger() *slog.Logger { return stderrLogger(slog.LevelWarn) }
+
+// stderrLogger logs from level up to stderr, everything with
+// P2PTVD_TEST_LOG=debug.
+func stderrLogger(level slog.Level) *slog.Logger {
 	if os.Getenv("P2PTVD_TEST_LOG") == "debug" {
 		level = slog.LevelDebug
 	}

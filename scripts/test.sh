@@ -21,3 +21,6 @@ go test -count=1 . ./media/... ./cmd/...
 
 echo "== end-to-end tests"
 go test -count=1 -timeout 10m ./e2e/...
+
+echo "== benchmarks, short mode (a smoke test; scripts/bench.sh runs the suite)"
+go test -count=1 -short -run '^$' -bench . -benchtime 1x ./e2e/

@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/p2ptv/p2ptvd"
+	"github.com/p2ptv/p2ptvd/buffer"
+	"github.com/p2ptv/p2ptvd/node"
+)
+
+// plan is one benchmark scenario: an audience, its schedule, and what the
+// network does to it.
+type plan struct {
+	viewers  int
+	live     time.Duration // the channel is live this long before the first join
+	joinOver time.Duration // viewers join one after another over this long
+	stream   time.Duration // the run lasts this long after the first join
+	churn    float64       // share of the audience that leaves, and joins, per minute
+	loss     float64       // share of received packets lost (simulated runs)
+	seed     uint64
+	realTime bool // report CPU: only real time makes CPU per stream second meaningful
+}
+
+// channelEnv is where a channel scenario's nodes live: the simulated
+// internet or loopback.
+type channelEnv interface {
+	// caster and viewer start a node (bootstrapping from the env's DHT
+	// server, not yet bootstrapped) with the counters of its traffic.
+	caster() (*node.Node, counters, error)
+	viewer(i int) (*node.Node, counters, error)
+	// leave takes a viewer off: cleanly, or by vanishing where the env
+	// can (its traffic stops before it closes).
+	leave(n *node.Node, c counters, vanish bool)
+	close()
+}
+
+// nodeViewer is a viewer node.
+type nodeViewer struct {
+	viewer
+	node   *node.Node
+	c      counters
+	ctx    context.Context // ends when it leaves
+	cancel context.CancelFunc
+
+	chMu sync.Mutex
+	ch   *node.Channel
+}
+
+// benchChannel runs a channel scenario with the node code the daemon runs:
+// a broadcaster streams the benchmark clip in real time (virtual in a
+// bubble); viewers that know only the bootstrap node join through the DHT
+// one after another; under churn some leave (every other one vanishing
+// rather than closing) and new ones join; every viewer's buffer and byte
+// counters are read when it leaves or the run ends.
+func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
+	clip, err := paddedClip(streamBitrate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	heap0 := liveHeap()
+	defer env.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	caster, casterBytes, err := env.caster()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex // guards present
+	var viewers, present []*nodeViewer
+	newViewer := func(i int) (*nodeViewer, error) {
+		n, c, err := env.viewer(i)
+		if err != nil {
+			return nil, err
+		}
+		v := &nodeViewer{node: n, c: c}
+		v.ctx, v.cancel = context.WithCancel(ctx)
+		return v, nil
+	}
+	var g errgroup.Group
+	g.Go(func() error { return caster.Bootstrap(ctx) })
+	for i := range sc.viewers {
+		v, err := newViewer(i)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		viewers = append(viewers, v)
+		g.Go(func() error { return v.node.Bootstrap(ctx) })
+	}
+	if err := g.Wait(); err != nil {
+		tb.Fatalf("bootstrap: %v", err)
+	}
+
+	bctx, stopBroadcast := context.WithCancel(ctx)
+	defer stopBroadcast()
+	ch, err := caster.Broadcast(bctx, bytes.NewReader(clip), node.BroadcastOptions{Name: "bench", Pace: true, Loop: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	src := &sourceLog{}
+	followCtx, stopFollow := context.WithCancel(context.Background())
+	srcDone := make(chan struct{})
+	go func() { defer close(srcDone); src.follow(followCtx, ch.Playout()) }()
+	defer func() { stopFollow(); <-srcDone }()
+	time.Sleep(sc.live)
+
+	start := time.Now()
+	end := start.Add(sc.stream)
+	sent0 := casterBytes.Sent()
+	cpu0 := cpuTime()
+	var joins sync.WaitGroup
+	join := func(v *nodeViewer) {
+		mu.Lock()
+		present = append(present, v)
+		mu.Unlock()
+		joins.Go(func() { v.join(ch.ID(), end) })
+	}
+	for i, v := range viewers {
+		time.Sleep(time.Until(start.Add(sc.joinOver * time.Duration(i) / time.Duration(len(viewers)))))
+		join(v)
+	}
+
+	if sc.churn > 0 {
+		// One viewer leaves and another joins every interval, from the end
+		// of the initial joins on. Leavers are picked at random among those
+		// watching.
+		interval := time.Duration(float64(time.Minute) / (sc.churn * float64(sc.viewers)))
+		rng := rand.New(rand.NewPCG(sc.seed, 2))
+		for k := 0; ; k++ {
+			next := start.Add(sc.joinOver + time.Duration(k+1)*interval)
+			if !next.Before(end) {
+				break
+			}
+			time.Sleep(time.Until(next))
+			if v := pickWatching(&mu, &present, rng); v != nil {
+				v.finish(v.playout())
+				v.cancel()
+				env.leave(v.node, v.c, k%2 == 1)
+			}
+			nv, err := newViewer(len(viewers))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			viewers = append(viewers, nv)
+			joins.Go(func() {
+				if nv.node.Bootstrap(nv.ctx) == nil {
+					join(nv)
+				}
+			})
+		}
+	}
+	time.Sleep(time.Until(end))
+	srcSent := casterBytes.Sent() - sent0
+	cpu := cpuTime() - cpu0
+	cancel() // joins still retrying give up, watchers stop
+	joins.Wait()
+	mu.Lock()
+	for _, v := range present {
+		v.finish(v.playout())
+	}
+	mu.Unlock()
+	heap := liveHeap()
+	// The source's buffer releases a chunk half a second after its end:
+	// wait until everything published by the end is logged.
+	time.Sleep(2 * time.Second)
+	stopFollow()
+	<-srcDone
+
+	var vs []*viewer
+	for _, v := range viewers {
+		if !v.joined.IsZero() { // a churn joiner may still be bootstrapping at the end
+			vs = append(vs, &v.viewer)
+		}
+	}
+	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
+	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
+	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
+	if sc.realTime {
+		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
+	}
+	return r
+}
+
+func (v *nodeViewer) playout() *buffer.Playout {
+	v.chMu.Lock()
+	defer v.chMu.Unlock()
+	if v.ch == nil {
+		return nil
+	}
+	return v.ch.Playout()
+}
+
+// join joins the channel, retrying every second until end as a user would
+// (the DHT may not know a provider yet), and starts watching.
+func (v *nodeViewer) join(id p2ptvd.ChannelID, end time.Time) {
+	v.begin(v.c)
+	for {
+		jctx, cancel := context.WithDeadline(v.ctx, end)
+		ch, err := v.node.Join(jctx, id)
+		cancel()
+		if err == nil {
+			v.chMu.Lock()
+			v.ch = ch
+			v.chMu.Unlock()
+			v.watch(v.ctx, ch.Playout())
+			return
+		}
+		select {
+		case <-v.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// pickWatching takes a random viewer that has started playing out of
+// present; nil if none has.
+func pickWatching(mu *sync.Mutex, present *[]*nodeViewer, rng *rand.Rand) *nodeViewer {
+	mu.Lock()
+	defer mu.Unlock()
+	var watching []int
+	for i, v := range *present {
+		if v.started() {
+			watching = append(watching, i)
+		}
+	}
+	if len(watching) == 0 {
+		return nil
+	}
+	i := watching[rng.IntN(len(watching))]
+	v := (*present)[i]
+	*present = append((*present)[:i], (*present)[i+1:]...)
+	return v
+}

@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p2ptv/p2ptvd/buffer"
+)
+
+// The figures every benchmark reports, with the units benchstat compares.
+// Ratios of bytes count every protocol at the host's network endpoint (the
+// simulated UDP socket, or libp2p's stream counters on loopback) and divide
+// by stream bytes: chunk payloads, the MPEG-TS the player gets.
+const (
+	unitContinuity = "continuity"                    // chunks released ÷ chunks due, all viewers after their start
+	unitStartupP50 = "startup-p50-ms"                // Join called → first chunk released (a random-access chunk)
+	unitStartupP95 = "startup-p95-ms"                //
+	unitDelayP50   = "delay-p50-ms"                  // chunk's source timestamp → released by a viewer's buffer
+	unitDelayP99   = "delay-p99-ms"                  //
+	unitIn         = "in-per-stream-byte"            // Σ bytes viewers received ÷ Σ stream bytes they played
+	unitSrcUp      = "src-up-per-stream-byte"        // bytes the source sent ÷ stream bytes it published
+	unitRelayMean  = "relay-up-per-stream-byte-mean" // a viewer's upload ÷ stream published while it watched
+	unitRelayMax   = "relay-up-per-stream-byte-max"  //
+	unitCPU        = "cpu-ms-per-node-s"             // process CPU ÷ nodes ÷ stream seconds (real-time runs)
+	unitHeap       = "heap-MB-per-node"              // live heap at the end ÷ nodes
+	unitWall       = "wall-s"                        // the scenario's wall-clock time
+	unitUnstarted  = "unstarted-viewers"             // viewers there ≥ minWatch whose buffer never released a chunk
+)
+
+// minWatch is how long a viewer must have been there to count in the
+// relay figures (a churn joiner of the last seconds has almost nothing in
+// the denominator), and, if it never started, to count as unstarted:
+// one that joined just before the end is left out of the startup figures
+// rather than credited with the few seconds it waited. Short runs use half
+// their length.
+func minWatch(stream time.Duration) time.Duration { return min(10*time.Second, stream/2) }
+
+// sourceLog records what the source published: chunk end times (source
+// clock) and sizes, so the stream bytes of any interval can be summed.
+type sourceLog struct {
+	mu    sync.Mutex
+	ends  []time.Time
+	bytes []int64 // cumulative
+}
+
+func (l *sourceLog) add(end time.Time, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var total int64
+	if len(l.bytes) > 0 {
+		total = l.bytes[len(l.bytes)-1]
+	}
+	l.ends = append(l.ends, end)
+	l.bytes = append(l.bytes, total+int64(n))
+}
+
+// between is the stream bytes of the chunks that ended in (from, to].
+func (l *sourceLog) between(from, to time.Time) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	upTo := func(t time.Time) int64 {
+		i := sort.Search(len(l.ends), func(i int) bool { return l.ends[i].After(t) })
+		if i == 0 {
+			return 0
+		}
+		return l.bytes[i-1]
+	}
+	return upTo(to) - upTo(from)
+}
+
+// follow records every chunk a playout buffer releases until ctx ends. The
+// source's own buffer holds every chunk it publishes, so following it logs
+// the stream as published.
+func (l *sourceLog) follow(ctx context.Context, p *buffer.Playout) {
+	r := p.NewReader()
+	defer r.Close()
+	for {
+		e, err := r.Next(ctx)
+		if err != nil {
+			return
+		}
+		l.add(e.Chunk.Timestamp.Add(e.Chunk.Duration), len(e.Chunk.Payload))
+	}
+}
+
+// counters reads a host's byte counters.
+type counters interface {
+	Sent() int64
+	Received() int64
+}
+
+// viewer is one viewer as the benchmarks see it: when it joined, what its
+// buffer released, and its byte counters over the time it watched.
+type viewer struct {
+	joined   time.Time // Join called (for the baseline: the request sent)
+	ended    time.Time // left, or the run ended
+	c        counters
+	in0, up0 int64 // counters at join
+
+	mu       sync.Mutex
+	first    time.Time // first release; zero if none
+	delays   []time.Duration
+	played   int64 // payload bytes released
+	stats    buffer.Stats
+	in, up   int64 // bytes from join to end
+	finished bool
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// begin marks the join: the clock for startup and the counters start now.
+func (v *viewer) begin(c counters) {
+	v.joined = time.Now()
+	v.c = c
+	v.in0, v.up0 = c.Received(), c.Sent()
+}
+
+// watch records what the viewer's buffer releases until finish. It
+// returns false if the viewer has already finished.
+func (v *viewer) watch(ctx context.Context, p *buffer.Playout) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.finished {
+		return false
+	}
+	ctx, v.stop = context.WithCancel(ctx)
+	v.done = make(chan struct{})
+	r := p.NewReader()
+	go func() {
+		defer close(v.done)
+		defer r.Close()
+		for {
+			e, err := r.Next(ctx)
+			if err != nil {
+				return
+			}
+			v.mu.Lock()
+			if v.first.IsZero() {
+				v.first = e.Released
+			}
+			v.delays = append(v.delays, e.Released.Sub(e.Chunk.Timestamp))
+			v.played += int64(len(e.Chunk.Payload))
+			v.mu.Unlock()
+		}
+	}()
+	return true
+}
+
+// started reports whether the buffer has released a chunk.
+func (v *viewer) started() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.first.IsZero()
+}
+
+// finish stops recording and takes the final state of the buffer (nil if
+// the viewer never joined) and of the counters.
+func (v *viewer) finish(p *buffer.Playout) {
+	v.mu.Lock()
+	v.finished = true
+	stop, done := v.stop, v.done
+	v.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ended = time.Now()
+	if p != nil {
+		v.stats = p.Stats()
+	}
+	if v.c != nil {
+		v.in, v.up = v.c.Received()-v.in0, v.c.Sent()-v.up0
+	}
+}
+
+// result is one scenario's figures.
+type result struct {
+	metrics map[string]float64
+	notes   []string // a few lines for the log: what the figures rest on
+}
+
+// summary computes the figures over every viewer of a run that streamed
+// for stream. srcSent is the source's upload over the run and published
+// the stream bytes it published in that time.
+func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, published int64) result {
+	var due, released uint64
+	var startup, delays []time.Duration
+	var in, played int64
+	var relay []float64
+	unstarted := 0
+	for _, v := range vs {
+		due += v.stats.Due
+		released += v.stats.Released
+		watched := v.ended.Sub(v.joined)
+		switch {
+		case !v.first.IsZero():
+			startup = append(startup, v.first.Sub(v.joined))
+		case watched >= minWatch(stream):
+			// It never started: count it as waiting the whole time.
+			unstarted++
+			startup = append(startup, watched)
+		}
+		delays = append(delays, v.delays...)
+		in += v.in
+		played += v.played
+		if watched >= minWatch(stream) {
+			if s := log.between(v.joined, v.ended); s > 0 {
+				relay = append(relay, float64(v.up)/float64(s))
+			}
+		}
+	}
+	m := map[string]float64{
+		unitContinuity: ratio(float64(released), float64(due)),
+		unitStartupP50: ms(percentile(startup, 50)),
+		unitStartupP95: ms(percentile(startup, 95)),
+		unitDelayP50:   ms(percentile(delays, 50)),
+		unitDelayP99:   ms(percentile(delays, 99)),
+		unitIn:         ratio(float64(in), float64(played)),
+		unitSrcUp:      ratio(float64(srcSent), float64(published)),
+		unitUnstarted:  float64(unstarted),
+	}
+	if len(relay) > 0 {
+		var sum float64
+		for _, r := range relay {
+			sum += r
+		}
+		m[unitRelayMean] = sum / float64(len(relay))
+		m[unitRelayMax] = slices.Max(relay)
+	}
+	return result{metrics: m, notes: []string{
+		fmt.Sprintf("%d viewers (%d never started), %d chunks due, %d released, %d delays measured; %.1f MB stream published",
+			len(vs), unstarted, due, released, len(delays), float64(published)/1e6),
+	}}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile is the nearest-rank p-th percentile; 0 for no samples.
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(float64(p)/100*float64(len(s)))) - 1
+	return s[max(i, 0)]
+}
+
+// liveHeap is the bytes of live heap objects, after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// reportResult hands a result to the benchmark, and its notes to the log.
+// A run in which nothing was played or sent fails: the suite is broken,
+// whatever the figures would say.
+func reportResult(b *testing.B, r result) {
+	b.Helper()
+	for _, k := range []string{unitContinuity, unitIn, unitSrcUp} {
+		if v := r.metrics[k]; !(v > 0) {
+			b.Errorf("%s is %v: nothing was played or sent", k, v)
+		}
+	}
+	keys := make([]string, 0, len(r.metrics))
+	for k := range r.metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v := r.metrics[k]; !math.IsNaN(v) {
+			b.ReportMetric(v, k)
+		}
+	}
+	// Iterations are whole scenarios: ns/op would only repeat wall-s.
+	b.ReportMetric(0, "ns/op")
+	for _, n := range r.notes {
+		b.Log(n)
+	}
+}
