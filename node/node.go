@@ -91,10 +91,11 @@ type Config struct {
 	// Amino DHT.
 	DHTProtocolPrefix protocol.ID
 	// MaxUpload is the user's cap on stream data sent to others, in bits
-	// per second (0: none). See Node.Limits for what enforces it.
+	// per second (0: none); it becomes Gossip.MaxUpload unless that is set.
 	MaxUpload int64
-	// ConsumeOnly watches without serving others: the node never provides
-	// a channel it watches and runs the DHT as a client.
+	// ConsumeOnly watches without serving others: the mesh serves nobody
+	// (Gossip.ConsumeOnly), the node never provides a channel it watches,
+	// and it runs the DHT as a client.
 	ConsumeOnly bool
 	// Remember records the channels joined through Join in the home
 	// directory (channels.json), for Resume after a restart.
@@ -189,6 +190,11 @@ func New(cfg Config) (*Node, error) {
 	if gcfg.Logger == nil {
 		gcfg.Logger = log.With("pkg", "gossip")
 	}
+	// The user's limits reach the mesh, which sizes what it serves to them.
+	if gcfg.MaxUpload == 0 {
+		gcfg.MaxUpload = cfg.MaxUpload
+	}
+	gcfg.ConsumeOnly = gcfg.ConsumeOnly || cfg.ConsumeOnly
 	n.gossip, err = gossip.New(ctx, h, gcfg)
 	if err != nil {
 		cancel()
@@ -244,14 +250,15 @@ func (n *Node) DHTPeers() int { return n.dht.RoutingTableSize() }
 // Started is when New returned.
 func (n *Node) Started() time.Time { return n.started }
 
-// Limits says which of the user's limits are in force and which the node
-// enforces.
+// Limits are the user's limits in force.
 type Limits struct {
-	MaxUpload   int64 `json:"max_upload_bits"` // bits/s, 0 = none
+	// MaxUpload is the upload budget in bits/s the mesh sizes what it
+	// serves to (0: none set; the mesh learns the uplink from its send
+	// backlog). It bounds the part subscriptions the node serves and
+	// makes it refuse more while its backlog exceeds the budget; it is
+	// not a byte-exact rate limiter.
+	MaxUpload   int64 `json:"max_upload_bits"`
 	ConsumeOnly bool  `json:"consume_only"`
-	// UploadEnforced is false while the chunk mesh does not yet pace its
-	// sends to MaxUpload: the cap is recorded, not applied.
-	UploadEnforced bool `json:"upload_enforced"`
 }
 
 // Limits reports the user's limits.

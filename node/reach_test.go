@@ -303,3 +303,43 @@ func TestResumeUnknownChannel(t *testing.T) {
 		t.Error("second Leave succeeded")
 	}
 }
+
+// The user's limits reach the mesh: a consume-only viewer affords no
+// subscriptions and sends no parts, while a viewer beside it does serve.
+func TestLimitsReachTheMesh(t *testing.T) {
+	tr := newTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	ch, err := tr.caster.Broadcast(ctx, bytes.NewReader(media.DemoClip()), BroadcastOptions{Name: "limits", Pace: true, Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var boot []string
+	for _, a := range tr.boot.Addrs() {
+		boot = append(boot, a.String())
+	}
+	consumer := newNode(t, Config{Bootstrap: boot, ConsumeOnly: true, MaxUpload: 5e6})
+	if err := consumer.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := consumer.Limits(); !l.ConsumeOnly || l.MaxUpload != 5e6 {
+		t.Errorf("Limits = %+v", l)
+	}
+	cc, err := consumer.Join(ctx, ch.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := tr.viewer.Join(ctx, ch.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the normal viewer affords subscriptions", func() bool {
+		return vc.Stats().Gossip.Slots > 0 && cc.Stats().Buffer.Released > 0
+	})
+	if g := cc.Stats().Gossip; g.Slots != 0 || g.Children != 0 || g.PartsSent != 0 {
+		t.Errorf("consume-only viewer serves: slots %d, children %d, parts sent %d", g.Slots, g.Children, g.PartsSent)
+	}
+	if consumer.Reach().DHTServer {
+		t.Error("consume-only viewer serves the DHT")
+	}
+}

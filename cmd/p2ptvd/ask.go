@@ -123,12 +123,9 @@ func printStatus(env *Env, base string, st api.Status) {
 	line("hole punch", "%s", punch)
 	line("peers", "%d connected (%d over relays), %d in the DHT table", st.Peers, r.LimitedConns, st.DHTPeers)
 	line("channels", "%d", st.Channels)
-	up := "no cap"
+	up := "no cap (the mesh learns the uplink)"
 	if st.Limits.MaxUpload > 0 {
-		up = config.Rate(st.Limits.MaxUpload).String() + " cap"
-		if !st.Limits.UploadEnforced {
-			up += " (recorded, not enforced yet)"
-		}
+		up = config.Rate(st.Limits.MaxUpload).String() + " budget"
 	}
 	if st.Limits.ConsumeOnly {
 		up += "; consume-only"

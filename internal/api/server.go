@@ -58,8 +58,8 @@ type Server struct {
 }
 
 type sample struct {
-	at       time.Time
-	rcv, pub uint64
+	at              time.Time
+	rcv, pub, parts uint64
 }
 
 // New returns the API handler for cfg.Node.
@@ -239,13 +239,15 @@ func (s *Server) describe(c *node.Channel) Channel {
 		},
 		Mesh: Mesh{
 			Received: st.Gossip.Received, Published: st.Gossip.Published, Rejected: st.Gossip.Rejected,
-			Drops: st.Gossip.SlowReaderDrops,
+			Drops:         st.Gossip.SlowReaderDrops,
+			PartsReceived: st.Gossip.PartsReceived, PartsSent: st.Gossip.PartsSent,
+			Slots: st.Gossip.Slots, Children: st.Gossip.Children,
 		},
 	}
 	if s.cfg.BaseURL != "" {
 		ch.Stream = s.cfg.BaseURL + node.StreamPath(c.ID())
 	}
-	ch.Mesh.InRate, ch.Mesh.OutRate = s.rates(c.ID(), st.Gossip.Received, st.Gossip.Published)
+	ch.Mesh.InRate, ch.Mesh.OutRate, ch.Mesh.PartsOutRate = s.rates(c.ID(), sample{rcv: st.Gossip.Received, pub: st.Gossip.Published, parts: st.Gossip.PartsSent})
 	select {
 	case <-c.Done():
 		ch.State = "ended"
@@ -264,9 +266,11 @@ func (s *Server) describe(c *node.Channel) Channel {
 	return ch
 }
 
-// rates returns chunks per second in and out over up to the last minute.
-func (s *Server) rates(id p2ptvd.ChannelID, rcv, pub uint64) (in, out float64) {
+// rates returns per-second rates of the counters in cur over up to the
+// last minute: chunks in, chunks published, parts sent.
+func (s *Server) rates(id p2ptvd.ChannelID, cur sample) (in, pub, parts float64) {
 	now := s.cfg.Now()
+	cur.at = now
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.samples[id]
@@ -274,7 +278,7 @@ func (s *Server) rates(id p2ptvd.ChannelID, rcv, pub uint64) (in, out float64) {
 		ss = ss[1:]
 	}
 	if len(ss) == 0 || now.Sub(ss[len(ss)-1].at) >= time.Second {
-		ss = append(ss, sample{at: now, rcv: rcv, pub: pub})
+		ss = append(ss, cur)
 	}
 	s.samples[id] = ss
 	// Forget channels that are gone, so the map stays bounded.
@@ -286,9 +290,10 @@ func (s *Server) rates(id p2ptvd.ChannelID, rcv, pub uint64) (in, out float64) {
 	first := ss[0]
 	dt := now.Sub(first.at).Seconds()
 	if dt < 1 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return float64(rcv-min(rcv, first.rcv)) / dt, float64(pub-min(pub, first.pub)) / dt
+	rate := func(a, b uint64) float64 { return float64(a-min(a, b)) / dt }
+	return rate(cur.rcv, first.rcv), rate(cur.pub, first.pub), rate(cur.parts, first.parts)
 }
 
 func (s *Server) channelID(w http.ResponseWriter, r *http.Request) (p2ptvd.ChannelID, bool) {

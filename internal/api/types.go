@@ -68,10 +68,17 @@ type Mesh struct {
 	Published uint64            `json:"published"`
 	Rejected  map[string]uint64 `json:"rejected,omitempty"`
 	Drops     uint64            `json:"drops"`
-	// InRate and OutRate are chunks per second over the last minute or
-	// since the previous call, whichever is shorter.
-	InRate  float64 `json:"in_chunks_per_second"`
-	OutRate float64 `json:"out_chunks_per_second"`
+	// Parts of chunks (8 KiB) received and sent to other viewers, and the
+	// upload: subscriptions the budget affords (slots) and peers served.
+	PartsReceived uint64 `json:"parts_received"`
+	PartsSent     uint64 `json:"parts_sent"`
+	Slots         int    `json:"upload_slots"`
+	Children      int    `json:"children"`
+	// Rates over up to the last minute: chunks in (validated), chunks
+	// published (a broadcast), parts sent to others.
+	InRate       float64 `json:"in_chunks_per_second"`
+	OutRate      float64 `json:"published_chunks_per_second"`
+	PartsOutRate float64 `json:"out_parts_per_second"`
 }
 
 // Peer is a connected peer.

@@ -73,6 +73,10 @@ var (
 	dChRejected   = desc("channel_chunks_rejected_total", "Chunks rejected on this channel.", "channel", "role", "reason")
 	dChDrops      = desc("channel_chunks_dropped_total", "Chunks dropped by a slow reader.", "channel", "role", "where")
 	dChReaders    = desc("channel_players", "Players reading the channel.", chLabels...)
+	dChPartsIn    = desc("channel_parts_received_total", "Chunk parts received, verified and new.", chLabels...)
+	dChPartsOut   = desc("channel_parts_sent_total", "Chunk parts sent to other viewers.", chLabels...)
+	dChSlots      = desc("channel_upload_slots", "Part subscriptions the upload budget affords.", chLabels...)
+	dChChildren   = desc("channel_children", "Peers this node pushes parts to.", chLabels...)
 )
 
 type collector struct{ n *node.Node }
@@ -83,6 +87,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		dAccepted, dRejected, dDuplicates, dSent, dDroppedRPCs, dDroppedChunk, dSlowReader, dBlacklisted,
 		dChPeers, dChContinuity, dChDelay, dChStartup, dChLevel, dChLevelBytes, dChReleased, dChMissed,
 		dChLate, dChStalls, dChReceived, dChPublished, dChRejected, dChDrops, dChReaders,
+		dChPartsIn, dChPartsOut, dChSlots, dChChildren,
 	} {
 		ch <- d
 	}
@@ -151,6 +156,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, dChLate, b.Late, l...)
 		counter(ch, dChStalls, b.Stalls, l...)
 		counter(ch, dChReceived, s.Gossip.Received, l...)
+		counter(ch, dChPartsIn, s.Gossip.PartsReceived, l...)
+		counter(ch, dChPartsOut, s.Gossip.PartsSent, l...)
+		gauge(ch, dChSlots, float64(s.Gossip.Slots), l...)
+		gauge(ch, dChChildren, float64(s.Gossip.Children), l...)
 		counter(ch, dChPublished, s.Gossip.Published, l...)
 		for _, reason := range sortedKeys(s.Gossip.Rejected) {
 			counter(ch, dChRejected, s.Gossip.Rejected[reason], l[0], l[1], reason)
