@@ -210,13 +210,11 @@ func TestMetricsAndResources(t *testing.T) {
 	}
 }
 
-// Joined channels are remembered in the home; a restarted node rejoins them,
-// and a left channel is forgotten.
-func TestRememberResume(t *testing.T) {
-	tr := newTrio(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	ch, err := tr.caster.Broadcast(ctx, bytes.NewReader(media.DemoClip()), BroadcastOptions{Name: "resume", Pace: true, Loop: true})
+// live starts a looping broadcast of the demo clip on the trio's
+// broadcaster and returns it with the bootstrap node's addresses.
+func (tr trio) live(t *testing.T, ctx context.Context, name string) (*Channel, []string) {
+	t.Helper()
+	ch, err := tr.caster.Broadcast(ctx, bytes.NewReader(media.DemoClip()), BroadcastOptions{Name: name, Pace: true, Loop: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +222,16 @@ func TestRememberResume(t *testing.T) {
 	for _, a := range tr.boot.Addrs() {
 		boot = append(boot, a.String())
 	}
+	return ch, boot
+}
+
+// Joined channels are remembered in the home; a restarted node rejoins them,
+// and a left channel is forgotten.
+func TestRememberResume(t *testing.T) {
+	tr := newTrio(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	ch, boot := tr.live(t, ctx, "resume")
 	dir := t.TempDir()
 	cfg := Config{Home: dir, Listen: []string{loopback}, Bootstrap: boot, Remember: true}
 	v1, err := New(cfg)
@@ -310,14 +318,7 @@ func TestLimitsReachTheMesh(t *testing.T) {
 	tr := newTrio(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	ch, err := tr.caster.Broadcast(ctx, bytes.NewReader(media.DemoClip()), BroadcastOptions{Name: "limits", Pace: true, Loop: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var boot []string
-	for _, a := range tr.boot.Addrs() {
-		boot = append(boot, a.String())
-	}
+	ch, boot := tr.live(t, ctx, "limits")
 	consumer := newNode(t, Config{Bootstrap: boot, ConsumeOnly: true, MaxUpload: 5e6})
 	if err := consumer.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
