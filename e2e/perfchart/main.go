@@ -308,14 +308,18 @@ func chart(res results) []byte {
 	}
 	panels := []panel{
 		{title: "continuity (chunks played on time ÷ due)", lo: 0, hi: 1, series: both("continuity", nil)},
-		{title: "delay, source → playout (s)", logY: true, lo: 0.1, hi: 100, series: delay},
+		{title: "delay, source → playout (s)", logY: true, lo: 0.5, hi: 100, series: delay},
 		{title: "bytes a viewer receives ÷ stream bytes it played", logY: true, lo: 0.5, hi: 50, series: both("in-per-stream-byte", nil)},
 		{title: "source upload ÷ stream", logY: true, lo: 0.5, hi: 500, series: both("src-up-per-stream-byte", nil)},
 	}
-	var ns []float64
-	for _, r := range res.rows {
-		if r.n > 0 && !slices.Contains(ns, float64(r.n)) {
-			ns = append(ns, float64(r.n))
+	var ns []float64 // the audiences drawn
+	for _, p := range panels {
+		for _, s := range p.series {
+			for _, pt := range s.pts {
+				if !slices.Contains(ns, pt[0]) {
+					ns = append(ns, pt[0])
+				}
+			}
 		}
 	}
 	slices.Sort(ns)
