@@ -56,6 +56,9 @@ type partialCounts struct {
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops                   atomic.Uint64
 	dupParent, dupReq, dupOther   atomic.Uint64
+	dupSource                     atomic.Uint64
+	partLat                       [32]atomic.Uint64 // new parts by arrival latency, 100 ms buckets
+	queueMax                      atomic.Int64
 	parents, children             atomic.Int64
 	slots, used                   atomic.Int64
 }

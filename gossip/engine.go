@@ -33,6 +33,7 @@ type tuning struct {
 	lookAhead      uint64        // seqs beyond the highest verified a group may claim
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
+	sourceRepair   float64       // share of the stream rate the source spends answering requests
 }
 
 func defaultTuning() tuning {
@@ -48,11 +49,12 @@ func defaultTuning() tuning {
 		guessCopies:    2,
 		subShare:       0.75,
 		overloadAfter:  250 * time.Millisecond,
-		busyAfter:      100 * time.Millisecond,
+		busyAfter:      150 * time.Millisecond,
 		partsPerRPC:    2,
 		lookAhead:      256,
 		startupWait:    4 * time.Second,
 		staleAfter:     5 * time.Second,
+		sourceRepair:   0.25,
 	}
 }
 
@@ -66,7 +68,14 @@ type parentSlot struct {
 	acked bool // it accepted (or, as the source, assigned) the subscription
 	seed  bool // the source assigned it
 	since time.Time
+	// late counts the chunks it brought this part of too late (we fetched
+	// it elsewhere), halved by each one on time; past lateLimit it is
+	// replaced. One late chunk is a passing queue, not a bad parent.
+	late float64
 }
+
+// lateLimit is how late a parent may be, in late chunks (see parentSlot).
+const lateLimit = 2.5
 
 // outMsg is what one flush sends one peer for one group.
 type outMsg struct {
@@ -207,12 +216,16 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	if b := m.bm[bmAck]; b != nil {
 		e.acked(from, b, m.flags&metaSeed != 0)
 	}
-	if m.flags&metaBusy != 0 {
+	busy := m.flags&metaBusy != 0
+	if busy {
 		p.busyUntil = e.now.Add(busyFor)
 		e.debug("busy", "peer", short(from), "seq", seq)
 	}
 	if m.bm[bmHave] != nil {
 		p.free = m.free
+	}
+	if m.depth != nil {
+		p.depth = append(p.depth[:0], m.depth...)
 	}
 	g := e.group(gid, seq, from)
 	if g == nil {
@@ -223,6 +236,17 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	}
 	gp := g.peer(from)
 	e.answered(g, gp, p)
+	if busy {
+		// Refused: what we asked of it for this group goes elsewhere now,
+		// not after the timeout.
+		for j := range g.req {
+			if r := &g.req[j]; r.peer == from {
+				r.tried = append(r.tried, from)
+				r.peer = ""
+				p.outstanding--
+			}
+		}
+	}
 	if m.flags&metaHead != 0 {
 		gp.hasHead = true
 	}
@@ -388,6 +412,7 @@ func (e *engine) everySecond() {
 			scores[id] = p.score
 		}
 	}
+	e.improve()
 	e.c.scores.Store(&scores)
 	for gid, until := range e.seen {
 		if e.now.After(until) {

@@ -11,6 +11,11 @@ import (
 	"github.com/p2ptv/p2ptvd"
 )
 
+// maxOutstanding bounds the parts of chunks behind the live edge asked of
+// one peer at a time: a joiner asking one neighbour for a whole GOP would
+// put a second of queue in front of that neighbour's live pushes.
+const maxOutstanding = 6
+
 // ErrBadGroup marks a head that does not hash to the group ID it came
 // under, or a seq that differs from the head's.
 var ErrBadGroup = errors.New("head does not match group")
@@ -104,8 +109,11 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 			e.c.stats.dupParent.Add(1)
 		case g.req[i].peer == from || containsPeer(g.req[i].tried, from):
 			e.c.stats.dupReq.Add(1)
+		case p != nil && p.depthOf(i) == 0:
+			e.c.stats.dupSource.Add(1)
 		default:
 			e.c.stats.dupOther.Add(1)
+			e.debug("dup other", "seq", g.seq, "part", i, "from", short(from), "parent", short(e.parents[i].p), "acked", e.parents[i].acked)
 		}
 	}
 	gp := g.peer(from)
@@ -118,6 +126,12 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 		if q := e.peers[r.peer]; q != nil {
 			q.outstanding--
 		}
+		if r.peer != from && !g.have.has(i) {
+			// The peer asked may be holding the request until it has the
+			// part: tell it we have it, so it does not send it.
+			e.tellHave(g, r.peer, i)
+		}
+		r.tried = append(r.tried, r.peer)
 		r.peer = ""
 	}
 	e.debug("part", "seq", g.seq, "part", i, "from", short(from), "dup", g.have.has(i))
@@ -128,12 +142,20 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 		}
 		return true
 	}
+	if b := e.now.Sub(time.Unix(0, g.hdr.timestamp)) / (100 * time.Millisecond); b >= 0 {
+		e.c.stats.partLat[min(int(b), 31)].Add(1)
+	}
 	copy(g.payload[i*PartSize:], part.data)
 	g.have.set(i)
 	g.nhave++
 	e.c.stats.partsIn.Add(1)
 	if p != nil {
-		e.adoptPusher(p, i)
+		e.adoptPusher(g, p, i)
+		if s := e.parents[i]; s.p != "" && s.p != from && !g.done {
+			// Tell the parent we have it, so that if it has not pushed it
+			// yet it will not: its push would only be a duplicate.
+			e.tellHave(g, s.p, i)
+		}
 		if s := e.parents[i]; s.p != from && g.req[i].peer != from && !containsPeer(g.req[i].tried, from) {
 			// Pushed by a peer that is not our parent for it and that we did
 			// not ask: a subscription we left, whose unsub it missed.
@@ -150,11 +172,14 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 // adoptPusher settles who pushes index i to us after p delivered it: p
 // becomes the parent if there is none, and confirms a pending
 // subscription.
-func (e *engine) adoptPusher(p *peerInfo, i int) {
+func (e *engine) adoptPusher(g *group, p *peerInfo, i int) {
 	e.growParents(i)
 	s := &e.parents[i]
 	if s.p == p.id {
 		s.acked = true
+		if !g.req[i].late {
+			s.late /= 2
+		}
 		return
 	}
 	if s.p == "" {
@@ -318,7 +343,11 @@ func (e *engine) pump(g *group) {
 		if s.p != "" && !late && (s.acked || e.now.Sub(s.since) < e.t.requestTimeout) {
 			continue // its parent will push it
 		}
-		sub := live && (!s.acked || late)
+		if s.p != "" && s.acked && late && !r.late {
+			r.late = true
+			s.late++
+		}
+		sub := live && (!s.acked || s.late >= lateLimit)
 		q := e.choose(g, j, r.tried, s.p, sub)
 		if q == nil && s.p != "" && !containsPeer(r.tried, s.p) {
 			// Nobody else has it: ask the parent itself, once.
@@ -494,6 +523,7 @@ func (e *engine) pumpHead(g *group, late bool) {
 func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub bool) *peerInfo {
 	var best *peerInfo
 	bestScore := 0.0
+	live := e.live(g.seq)
 	load := map[peer.ID]int{}
 	for _, s := range e.parents {
 		if s.p != "" {
@@ -511,11 +541,22 @@ func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub boo
 		if p == nil || !p.usable(e.now) || containsPeer(tried, id) {
 			continue
 		}
+		if !live && p.outstanding >= maxOutstanding {
+			continue // repairs and a joiner's GOP go in small sips
+		}
 		score := -2*float64(load[id]) - float64(p.outstanding)/4
 		if gp.rank > 0 {
 			score -= float64(gp.rank) / 4
 		}
+		if p.depthOf(max(j, 0)) == 0 {
+			// The source: its upload is one copy of the stream, so it is
+			// asked only when nobody else has the part.
+			score -= 50
+		}
 		if sub {
+			// A shallow parent keeps the tree short: every hop costs a
+			// link's latency and a place in the parent's queue.
+			score -= 2 * float64(min(p.depthOf(j), 10))
 			if e.now.Before(p.declinedUntil) {
 				score -= 8
 			}
@@ -604,4 +645,87 @@ func (e *engine) tryStart() {
 		g.delivered = true
 		e.c.deliver(g.chunk(e.c.id))
 	}
+}
+
+// depths returns this node's hops from the source for each index: the
+// source is 0, a node one more than its parent; noDepth without a parent.
+func (e *engine) depths() []byte {
+	d := make([]byte, e.parts)
+	for j := range d {
+		d[j] = byte(e.depthOf(j))
+	}
+	return d
+}
+
+func (e *engine) depthOf(j int) int {
+	if e.source {
+		return 0
+	}
+	if j >= len(e.parents) {
+		return noDepth
+	}
+	s := e.parents[j]
+	if s.p == "" || !s.acked {
+		return noDepth
+	}
+	p := e.peers[s.p]
+	if p == nil {
+		return noDepth
+	}
+	return min(p.depthOf(j)+1, noDepth)
+}
+
+// improve moves, once a second, at most one index to a parent at least
+// two hops shallower than the current one, among mesh peers with spare
+// slots, asking on the newest chunk. Trees grown from whoever announced
+// first get deep; this pulls them flat as the audience settles.
+func (e *engine) improve() {
+	if e.source {
+		return
+	}
+	l := e.latest()
+	if l == nil || l.head == nil {
+		return
+	}
+	for j := range min(e.parts, len(e.parents)) {
+		s := e.parents[j]
+		if s.p == "" || !s.acked || e.now.Sub(s.since) < 2*time.Second {
+			continue
+		}
+		cur := e.depthOf(j)
+		var best *peerInfo
+		for _, p := range e.peers {
+			if !p.mesh || p.id == s.p || p.free == 0 || !p.usable(e.now) || e.now.Before(p.declinedUntil) {
+				continue
+			}
+			if d := p.depthOf(j); d+2 < cur && (best == nil || d < best.depthOf(j)) {
+				best = p
+			}
+		}
+		if best == nil {
+			continue
+		}
+		e.debug("improve", "part", j, "from", short(s.p), "depth", cur, "to", short(best.id), "their", best.depthOf(j))
+		e.sendUnsub(s.p, j)
+		e.parents[j] = parentSlot{p: best.id, since: e.now}
+		m := e.queue(l.gid, best.id).metaFor()
+		if m.bm[bmSub] == nil {
+			m.bm[bmSub] = newBitmap(max(l.parts, j+1))
+		}
+		m.bm[bmSub].set(j)
+		m.flags |= metaHead
+		e.c.stats.reparents.Add(1)
+		return
+	}
+}
+
+// tellHave tells p we hold part i of g (and whatever else we hold of it).
+func (e *engine) tellHave(g *group, p peer.ID, i int) {
+	if pp := g.peer(p); pp.has.has(i) {
+		return
+	}
+	m := e.queue(g.gid, p).metaFor()
+	m.bm[bmHave] = g.haveBitmap()
+	m.bm[bmHave].set(i)
+	m.flags |= g.flags()
 }

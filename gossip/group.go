@@ -52,6 +52,7 @@ type request struct {
 	peer  peer.ID
 	at    time.Time
 	tried []peer.ID
+	late  bool // the part's parent was charged for being late with it
 }
 
 // groupPeer is one peer's standing in one group.

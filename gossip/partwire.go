@@ -127,11 +127,18 @@ const (
 	bmCount
 )
 
+// depthMask marks the depths section in the mask byte.
+const depthMask = 1 << bmCount
+
 // meta is the parts metadata of one RPC.
 type meta struct {
 	flags byte
 	free  uint8 // the sender's spare subscription slots
 	bm    [bmCount]bitmap
+	// depth, if not nil, holds one byte per part index (8 per bitmap
+	// byte): the sender's hops from the source for that index, 255 if it
+	// has no parent for it. Children pick shallow parents with it.
+	depth []byte
 }
 
 func (m *meta) encode() []byte {
@@ -143,8 +150,14 @@ func (m *meta) encode() []byte {
 			l = max(l, len(b))
 		}
 	}
+	l = max(l, (len(m.depth)+7)/8)
 	l = min(max(l, 1), maxBitmap)
-	out := make([]byte, 5, 5+bits.OnesCount8(mask)*l)
+	n := 5 + bits.OnesCount8(mask)*l
+	if m.depth != nil {
+		mask |= depthMask
+		n += 8 * l
+	}
+	out := make([]byte, 5, n)
 	out[0], out[1], out[2], out[3], out[4] = partialVersion, m.flags, m.free, mask, byte(l)
 	for _, b := range m.bm {
 		if b != nil {
@@ -153,8 +166,18 @@ func (m *meta) encode() []byte {
 			copy(out[start:], b)
 		}
 	}
+	if m.depth != nil {
+		start := len(out)
+		out = append(out, make([]byte, 8*l)...)
+		for i := copy(out[start:], m.depth); start+i < len(out); i++ {
+			out[start+i] = noDepth
+		}
+	}
 	return out
 }
+
+// noDepth is the depth of an index the sender has no parent for.
+const noDepth = 255
 
 func decodeMeta(b []byte) (meta, error) {
 	var m meta
@@ -169,10 +192,14 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	m.flags, m.free = b[1], b[2]
 	mask, l := b[3], int(b[4])
-	if m.flags&^knownMetaFlags != 0 || mask>>bmCount != 0 || l == 0 {
+	if m.flags&^knownMetaFlags != 0 || mask>>(bmCount+1) != 0 || l == 0 {
 		return m, fmt.Errorf("%w: metadata flags %08b, mask %08b, bitmap length %d", ErrMalformed, m.flags, mask, l)
 	}
-	if want := 5 + bits.OnesCount8(mask)*l; len(b) != want {
+	want := 5 + bits.OnesCount8(mask&^depthMask)*l
+	if mask&depthMask != 0 {
+		want += 8 * l
+	}
+	if len(b) != want {
 		return m, fmt.Errorf("%w: metadata is %d bytes, want %d", ErrMalformed, len(b), want)
 	}
 	off := 5
@@ -181,6 +208,9 @@ func decodeMeta(b []byte) (meta, error) {
 			m.bm[i] = bitmap(b[off : off+l : off+l])
 			off += l
 		}
+	}
+	if mask&depthMask != 0 {
+		m.depth = b[off : off+8*l : off+8*l]
 	}
 	return m, nil
 }

@@ -23,6 +23,7 @@ type peerInfo struct {
 
 	// What it told us of itself.
 	free      uint8     // spare subscription slots it advertised
+	depth     []byte    // its hops from the source per index, as it last said
 	busyUntil time.Time // it said busy: ask others until then
 
 	// Our view of it, decaying (see decay): groups whose requests it
@@ -53,7 +54,7 @@ const (
 	distrustAt     = 4
 	distrustFor    = time.Minute
 	declineFor     = 5 * time.Second
-	busyFor        = time.Second
+	busyFor        = 300 * time.Millisecond
 	maxPeers       = 1024
 )
 
@@ -80,4 +81,12 @@ func (p *peerInfo) decay(now time.Time) {
 
 func (p *peerInfo) usable(now time.Time) bool {
 	return now.After(p.distrustUntil) && now.After(p.busyUntil)
+}
+
+// depthOf is p's advertised depth for index j (noDepth if unknown).
+func (p *peerInfo) depthOf(j int) int {
+	if j < 0 || j >= len(p.depth) {
+		return noDepth
+	}
+	return int(p.depth[j])
 }

@@ -18,8 +18,11 @@ func (g *group) part(i int) []byte {
 }
 
 // selfFlags are the metadata flags that describe this node, not a group.
+// A node that only consumes is always busy; a relay says busy only in
+// answer to a request it refuses (a full queue is a passing state, and
+// saying it in every announcement would turn everyone away for a while).
 func (e *engine) selfFlags() byte {
-	if e.consume || e.busy {
+	if e.consume {
 		return metaBusy
 	}
 	return 0
@@ -116,6 +119,7 @@ func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, heads bool) {
 	}
 	m := e.queue(g.gid, p.id).metaFor()
 	m.bm[bmAck] = ack
+	m.depth = e.depths()
 	if !declined.empty() {
 		m.bm[bmDrop] = declined
 	}
@@ -263,6 +267,7 @@ func (e *engine) sendAnnounce(g *group, p peer.ID, complete bool) {
 	m.bm[bmHave] = g.haveBitmap()
 	m.flags |= e.selfFlags() | g.flags()
 	m.free = e.free()
+	m.depth = e.depths()
 	gp := g.peer(p)
 	if complete {
 		gp.told = 2
@@ -292,6 +297,9 @@ func (e *engine) checkUpload() {
 	}
 	dt := e.now.Sub(e.lastCheck).Seconds()
 	backlog, written := e.c.s.up.state()
+	if backlog > e.c.stats.queueMax.Load() {
+		e.c.stats.queueMax.Store(backlog)
+	}
 	thr := float64(written-e.lastWritten) / dt
 	e.lastCheck, e.lastWritten = e.now, written
 	rate := e.rate.bytesPerSecond(e.now)
@@ -305,8 +313,11 @@ func (e *engine) checkUpload() {
 		}
 		budget = e.budget
 	}
-	over := float64(backlog) > e.t.overloadAfter.Seconds()*budget && backlog > 32<<10
-	e.busy = float64(backlog) > e.t.busyAfter.Seconds()*budget
+	// How long the backlog takes to drain at the rate the uplink writes now
+	// (or at the budget, when little is being written).
+	drain := max(thr, 0.25*budget, 32<<10)
+	over := float64(backlog) > e.t.overloadAfter.Seconds()*drain && backlog > 32<<10
+	e.busy = float64(backlog) > e.t.busyAfter.Seconds()*drain
 	if over {
 		e.overloaded++
 	} else {
@@ -329,9 +340,9 @@ func (e *engine) checkUpload() {
 		e.slots = 0
 	case e.source:
 		e.slots = e.parts
-		// Half a stream's worth a second for answering requests (the
+		// A little of the stream's rate for answering requests (the
 		// reveal's repairs), on top of the one pushed copy.
-		e.srcTokens = min(e.srcTokens+0.5*rate*dt, 0.5*rate)
+		e.srcTokens = min(e.srcTokens+e.t.sourceRepair*rate*dt, e.t.sourceRepair*rate)
 	default:
 		e.slots = int(copies * float64(e.parts))
 		if e.overloaded >= 2 {
@@ -477,6 +488,7 @@ func (e *engine) seed(g *group, j int) {
 	best.heads = true
 	m := e.queue(g.gid, best.id).metaFor()
 	m.flags |= metaSeed
+	m.depth = e.depths()
 	if m.bm[bmAck] == nil {
 		m.bm[bmAck] = newBitmap(g.parts)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,9 +78,10 @@ type simResult struct {
 	p50, p99, startup                 time.Duration
 	inPerStream, srcUp, relayMax, rel float64
 	slowOver                          float64 // most a 3 Mbit/s viewer sent ÷ its uplink
+	slowAsked                         float64 // most a 3 Mbit/s viewer queued to send ÷ its uplink
 	dupShare                          float64
 	worst                             string
-	dupKinds                          [3]uint64 // from a parent, from a peer asked, from others
+	dupKinds                          [4]uint64 // from a parent, from a peer asked, from others, from the source
 }
 
 // ipSelector answers quic-go's question of which source IP to use.
@@ -119,16 +121,16 @@ func newSimHost(t *testing.T, nw *simnet.Simnet, idx int, link simnet.NodeBiDiLi
 	return h, conn
 }
 
-// pairLatency is a one-way latency of 10–40 ms per pair of hosts (20–80 ms
-// round trip), the same both ways.
-func pairLatency(p *simnet.Packet) time.Duration {
-	a, b := p.From.String(), p.To.String()
-	if a > b {
-		a, b = b, a
-	}
+// accessLatency is a host's one-way access latency, 10–40 ms; a packet
+// takes the sum of both ends' (20–80 ms one way), as in the e2e benchmarks.
+func accessLatency(a net.Addr) time.Duration {
 	h := fnv.New32a()
-	h.Write([]byte(a + b))
+	h.Write([]byte(a.String()))
 	return 10*time.Millisecond + time.Duration(h.Sum32()%31)*time.Millisecond
+}
+
+func pairLatency(p *simnet.Packet) time.Duration {
+	return accessLatency(p.From) + accessLatency(p.To)
 }
 
 func runSim(t *testing.T, cfg simConfig) simResult {
@@ -174,6 +176,13 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 		if dbg, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_DEBUG")); err == nil && nodes[dbg] == n {
 			gcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
+		if seq, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_SEQ")); err == nil {
+			for i, m := range nodes {
+				if m == n {
+					gcfg.Logger = slog.New(seqFilter{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), int64(seq)}).With("node", i)
+				}
+			}
+		}
 		if cfg.capUpload {
 			gcfg.MaxUpload = int64(n.up)
 		}
@@ -182,6 +191,7 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 			t.Fatal(err)
 		}
 		n.svc = s
+		tune(t, &s.tuning)
 		if n.ch, err = s.Join(tc.m); err != nil {
 			t.Fatal(err)
 		}
@@ -264,12 +274,12 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 	}
 	// Measure from a few seconds after the last join.
 	time.Sleep(3 * time.Second)
-	type counters struct{ in, out int }
+	type counters struct{ in, out, asked int }
 	snap := func() []counters {
 		cs := make([]counters, len(nodes))
 		for i, n := range nodes {
 			st := n.conn.Stats()
-			cs[i] = counters{st.BytesRcvd, st.BytesSent}
+			cs[i] = counters{st.BytesRcvd, st.BytesSent, int(n.svc.Stats().QueuedBytes)}
 		}
 		return cs
 	}
@@ -336,14 +346,39 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 		res.relayMax = max(res.relayMax, out/stream)
 		if n.up < 10*mbit {
 			res.slowOver = max(res.slowOver, out*8/t1.Sub(t0).Seconds()/float64(n.up))
+			asked := float64(after[i+1].asked - before[i+1].asked)
+			res.slowAsked = max(res.slowAsked, asked*8/t1.Sub(t0).Seconds()/float64(n.up))
 		}
 		st := n.ch.Stats()
 		res.dupKinds[0] += n.ch.stats.dupParent.Load()
 		res.dupKinds[1] += n.ch.stats.dupReq.Load()
 		res.dupKinds[2] += n.ch.stats.dupOther.Load()
+		res.dupKinds[3] += n.ch.stats.dupSource.Load()
 		dups += st.DuplicateParts
 		parts += st.PartsReceived
 	}
+	var hist [32]uint64
+	var depthHist [12]int
+	for i, n := range nodes[1:] {
+		if n.gone {
+			continue
+		}
+		for b := range hist {
+			hist[b] += n.ch.stats.partLat[b].Load()
+		}
+		var ds []byte
+		n.ch.eval(func(map[peer.ID]struct{}) { ds = n.ch.eng.depths() })
+		for _, d := range ds {
+			depthHist[min(int(d), 11)]++
+		}
+		if os.Getenv("GOSSIP_SIM_NODES") != "" {
+			st := n.ch.Stats()
+			t.Logf("viewer %d up %d: depths %v queue max %d KiB, subs %d/%d, children %d, timeouts %d", i+1, n.up/mbit, ds, n.ch.stats.queueMax.Load()>>10, st.Subscriptions, st.Slots, st.Children, st.RequestTimeouts)
+		}
+	}
+	t.Logf("part latency (100 ms buckets): %v", hist)
+	t.Logf("source: %+v", nodes[0].ch.Stats())
+	t.Logf("depth histogram (11 = none): %v", depthHist)
 	res.inPerStream /= float64(viewers)
 	res.rel /= float64(viewers)
 	res.srcUp = float64(after[0].out-before[0].out) / stream
@@ -360,8 +395,8 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 }
 
 func (r simResult) String() string {
-	return fmt.Sprintf("delivery %.4f on-time(≤2s) %.4f latency p50 %s p99 %s | in/stream %.3f src-up %.3f relay-up mean %.2f max %.2f slow-uplink use %.2f | dup parts %.3f %v",
-		r.delivery, r.onTime, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.inPerStream, r.srcUp, r.rel, r.relayMax, r.slowOver, r.dupShare, r.dupKinds)
+	return fmt.Sprintf("delivery %.4f on-time(≤2s) %.4f latency p50 %s p99 %s | in/stream %.3f src-up %.3f relay-up mean %.2f max %.2f slow-uplink use %.2f asked %.2f | dup parts %.3f %v",
+		r.delivery, r.onTime, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.inPerStream, r.srcUp, r.rel, r.relayMax, r.slowOver, r.slowAsked, r.dupShare, r.dupKinds)
 }
 
 // TestSimHome streams on simulated home links and checks the figures the
@@ -401,4 +436,58 @@ func TestSimHome(t *testing.T) {
 			t.Errorf("delivered %.4f of chunks, want ≥ 0.999", r.delivery)
 		}
 	})
+}
+
+// tune applies GOSSIP_TUNE (e.g. "reparent=600ms,timeout=1s") to t, to
+// try timings without editing the code.
+func tune(tb testing.TB, t *tuning) {
+	for _, kv := range strings.Split(os.Getenv("GOSSIP_TUNE"), ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		d, derr := time.ParseDuration(v)
+		f, ferr := strconv.ParseFloat(v, 64)
+		switch {
+		case k == "reparent" && derr == nil:
+			t.reparentAfter = d
+		case k == "timeout" && derr == nil:
+			t.requestTimeout = d
+		case k == "reveal" && derr == nil:
+			t.revealAfter = d
+		case k == "tick" && derr == nil:
+			t.tick = d
+		case k == "subshare" && ferr == nil:
+			t.subShare = f
+		case k == "guess" && ferr == nil:
+			t.guessCopies = f
+		default:
+			tb.Fatalf("GOSSIP_TUNE: cannot apply %q", kv)
+		}
+	}
+}
+
+// seqFilter passes only debug records about one seq.
+type seqFilter struct {
+	slog.Handler
+	seq int64
+}
+
+func (f seqFilter) Handle(ctx context.Context, r slog.Record) error {
+	keep := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "seq" {
+			keep = a.Value.Kind() == slog.KindUint64 && int64(a.Value.Uint64()) == f.seq || a.Value.Kind() == slog.KindInt64 && a.Value.Int64() == f.seq
+			return false
+		}
+		return true
+	})
+	if !keep {
+		return nil
+	}
+	return f.Handler.Handle(ctx, r)
+}
+
+func (f seqFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return seqFilter{f.Handler.WithAttrs(as), f.seq}
 }
