@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"iter"
@@ -54,7 +55,7 @@ func defaultTuning() tuning {
 		lookAhead:      256,
 		startupWait:    4 * time.Second,
 		staleAfter:     5 * time.Second,
-		sourceRepair:   0.25,
+		sourceRepair:   0.4,
 	}
 }
 
@@ -101,6 +102,10 @@ type engine struct {
 	maxUpload float64 // bytes/s; 0 = learn it
 	source    bool    // this node publishes the channel
 
+	// mangle, set only by tests, rewrites what is about to be sent: the
+	// rogue peers of the tests are this engine misbehaving on the wire.
+	mangle func(g *group, to peer.ID, o *outMsg)
+
 	now       time.Time
 	groups    map[string]*group
 	seen      map[string]time.Time // forgotten groups, refused until then
@@ -125,7 +130,9 @@ type engine struct {
 	parts       int           // most parts in a recent chunk
 	chunkDur    time.Duration // chunks' mean duration, from their heads
 	rate        rateMeter
-	srcTokens   float64 // the source's allowance for answering requests, bytes
+	srcTokens   float64       // the source's allowance for answering requests, bytes
+	repairs     []repairCount // the source: parts asked of it per index (see noteRepair)
+	seedSince   []time.Time   // the source: when each index got its seed
 }
 
 func newEngine(c *Channel, t tuning) *engine {
@@ -206,7 +213,6 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	if p == nil {
 		return
 	}
-	p.seen = e.now
 	if b := m.bm[bmUnsub]; b != nil {
 		e.unsubscribe(p, b)
 	}
@@ -235,7 +241,11 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 		return
 	}
 	gp := g.peer(from)
-	e.answered(g, gp, p)
+	if busy || d.head != nil || len(d.parts) > 0 {
+		// An announcement is not an answer: a peer that announces and
+		// never delivers is what the account is for.
+		e.answered(g, gp, p)
+	}
 	if busy {
 		// Refused: what we asked of it for this group goes elsewhere now,
 		// not after the timeout.
@@ -260,10 +270,16 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 			gp.rank = g.order
 		}
 	}
-	if d.head != nil && g.head == nil {
+	switch {
+	case d.head != nil && g.head == nil:
 		if !e.acceptHead(g, d.head, from) {
 			return
 		}
+	case d.head != nil && !bytes.Equal(d.head, g.head):
+		// We hold the group's verified head; any other does not hash to
+		// the group ID.
+		e.invalid(from, ErrBadGroup)
+		return
 	}
 	for _, part := range d.parts {
 		if !e.acceptPart(g, part, from) {
@@ -413,6 +429,9 @@ func (e *engine) everySecond() {
 		}
 	}
 	e.improve()
+	if e.source {
+		e.rotateSeeds()
+	}
 	e.c.scores.Store(&scores)
 	for gid, until := range e.seen {
 		if e.now.After(until) {
@@ -534,6 +553,9 @@ func (e *engine) flush() {
 		_ = e.ext.PublishPartial(e.topic, []byte(gid), func(map[peer.ID]struct{}, func(peer.ID) bool) iter.Seq2[peer.ID, partialmessages.PublishAction] {
 			return func(yield func(peer.ID, partialmessages.PublishAction) bool) {
 				for p, o := range msgs {
+					if e.mangle != nil {
+						e.mangle(e.groups[gid], p, o)
+					}
 					for a := range o.actions(e.t.partsPerRPC) {
 						if !yield(p, a) {
 							return

@@ -356,8 +356,8 @@ func (e *engine) pump(g *group) {
 		}
 		if q == nil {
 			e.debug("no candidate", "seq", g.seq, "part", j, "tried", len(r.tried), "parent", short(s.p), "acked", s.acked, "late", late)
-			if len(r.tried) > 0 && len(r.tried) >= len(g.peers) {
-				r.tried = r.tried[:0] // everyone was tried: start over
+			if len(r.tried) > 0 && e.now.Sub(r.at) >= e.t.requestTimeout {
+				r.tried = r.tried[:0] // everyone who has it was tried: start over
 			}
 			continue
 		}

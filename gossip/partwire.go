@@ -192,7 +192,8 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	m.flags, m.free = b[1], b[2]
 	mask, l := b[3], int(b[4])
-	if m.flags&^knownMetaFlags != 0 || mask>>(bmCount+1) != 0 || l == 0 {
+	// Without bitmaps the length is 1: one encoding for each metadata.
+	if m.flags&^knownMetaFlags != 0 || mask>>(bmCount+1) != 0 || l == 0 || mask == 0 && l != 1 {
 		return m, fmt.Errorf("%w: metadata flags %08b, mask %08b, bitmap length %d", ErrMalformed, m.flags, mask, l)
 	}
 	want := 5 + bits.OnesCount8(mask&^depthMask)*l

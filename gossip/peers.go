@@ -12,8 +12,8 @@ import (
 // its own (DESIGN §5).
 type peerInfo struct {
 	id   peer.ID
-	mesh bool // in our mesh at the last tick
-	seen time.Time
+	mesh bool      // in our mesh at the last tick
+	seen time.Time // when we first heard from it
 
 	// Its subscriptions on us: the part indices we push to it.
 	subs  bitmap
@@ -35,7 +35,8 @@ type peerInfo struct {
 	distrustUntil           time.Time
 	unverified              int // headless groups it made us create
 	gopSent                 bool
-	score                   float64 // app-specific score we hand gossipsub
+	badSeedUntil            time.Time // the source took an index from it
+	score                   float64   // app-specific score we hand gossipsub
 }
 
 // Penalties for peers that announce and do not deliver (DESIGN §5: scoring
@@ -55,6 +56,7 @@ const (
 	distrustFor    = time.Minute
 	declineFor     = 5 * time.Second
 	busyFor        = 300 * time.Millisecond
+	badSeedFor     = 30 * time.Second
 	maxPeers       = 1024
 )
 

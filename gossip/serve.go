@@ -183,6 +183,9 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 		bytes += len(g.head)
 	}
 	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", fmt.Sprintf("%08b", []byte(want)), "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", e.busyFor(p, bytes))
+	if e.source {
+		e.noteRepair(p.id, parts)
+	}
 	if e.busyFor(p, bytes) {
 		m.flags |= metaBusy
 		gp.deferred = nil
@@ -469,15 +472,119 @@ func (e *engine) rebalance(g *group) {
 	}
 }
 
-// seed assigns index j to the mesh peer with the fewest indices from us
-// and the most spare slots.
+// noteRepair counts, at the source, the parts asked of it by index and
+// who asked. The source is asked last, so a part asked of it often is one
+// its seed does not pass on: a seed that left without a word, one
+// overloaded, or one that corrupts or withholds what it gets. Past
+// repairLimit, asked by half the mesh, the seed loses the index to another
+// mesh peer (rotateSeeds).
+func (e *engine) noteRepair(from peer.ID, parts []int) {
+	for _, j := range parts {
+		if j >= len(e.repairs) {
+			e.repairs = append(e.repairs, make([]repairCount, j+1-len(e.repairs))...)
+		}
+		r := &e.repairs[j]
+		r.n++
+		r.total++
+		if r.from == nil {
+			r.from = make(map[peer.ID]struct{})
+		}
+		r.from[from] = struct{}{}
+	}
+}
+
+// repairCount is the source's count of requests for one index.
+type repairCount struct {
+	n, total float64
+	from     map[peer.ID]struct{}
+	rotated  bool // the seed was replaced; the next gets the recent parts
+}
+
+// repairLimit is how many parts of one index, decaying by half a second,
+// may be asked of the source before its seed for the index is replaced.
+const repairLimit = 6
+
+// rotateSeeds replaces the seeds whose indices the source keeps being
+// asked for, and halves the counts; it runs once a second.
+func (e *engine) rotateSeeds() {
+	mesh := 0
+	for _, p := range e.peers {
+		if p.mesh {
+			mesh++
+		}
+	}
+	// Repairs are normal, and a new seed has no subtree yet; a seed that
+	// passes nothing on makes half the mesh ask for its index, twice as
+	// many peers as ask for a typical one. Peers, not parts: a rogue seed
+	// asking for every other index would otherwise make its own look
+	// typical. One index a second at most.
+	as := make([]int, len(e.repairs))
+	for j, r := range e.repairs {
+		as[j] = len(r.from)
+	}
+	slices.Sort(as)
+	median := 0
+	if len(as) > 0 {
+		median = as[len(as)/2]
+	}
+	rotated := false
+	for j := range e.repairs {
+		r := &e.repairs[j]
+		n, askers := r.n, len(r.from)
+		r.n /= 2
+		clear(r.from)
+		settled := j < len(e.seedSince) && e.now.Sub(e.seedSince[j]) > 2*time.Second
+		if rotated || !settled || n < repairLimit || askers < 2*median || askers < (mesh+1)/2 || askers < 2 && mesh > 2 {
+			continue
+		}
+		rotated = true
+		r.n = 0
+		r.rotated = true
+		for _, p := range e.peers {
+			if !p.subs.has(j) {
+				continue
+			}
+			e.debug("seed replaced", "part", j, "peer", short(p.id), "repairs", n)
+			drop := newBitmap(j + 1)
+			drop.set(j)
+			e.unsubscribe(p, drop)
+			p.badSeedUntil = e.now.Add(badSeedFor)
+			if l := e.latest(); l != nil {
+				e.queue(l.gid, p.id).metaFor().bm[bmDrop] = drop
+			}
+		}
+	}
+}
+
+// seedScore ranks mesh peers as seeds: room for children (a seed's index
+// reaches the audience through them; a slow uplink has little), then few
+// indices already, then time known (a fresh joiner has no subtree yet).
+func (e *engine) seedScore(p *peerInfo) float64 {
+	s := -4 * float64(p.nsubs)
+	if p.free >= 5 {
+		s += 8
+	}
+	return s + min(e.now.Sub(p.seen).Seconds(), 60)/60
+}
+
+// seed assigns index j to the mesh peer with the most spare slots and
+// the fewest indices from us.
 func (e *engine) seed(g *group, j int) {
+	// Peers that lost an index lately are passed over while there are
+	// others; among them, the one that lost it longest ago.
 	var best *peerInfo
 	for _, p := range e.peers {
 		if !p.mesh || !p.usable(e.now) {
 			continue
 		}
-		if best == nil || p.nsubs < best.nsubs || p.nsubs == best.nsubs && p.free > best.free {
+		switch pb, bb := e.now.Before(p.badSeedUntil), best != nil && e.now.Before(best.badSeedUntil); {
+		case best == nil, bb && !pb:
+			best = p
+		case pb && bb:
+			if p.badSeedUntil.Before(best.badSeedUntil) {
+				best = p
+			}
+		case !pb && e.seedScore(p) > e.seedScore(best):
 			best = p
 		}
 	}
@@ -486,6 +593,20 @@ func (e *engine) seed(g *group, j int) {
 	}
 	e.addSub(best, j)
 	best.heads = true
+	if j >= len(e.seedSince) {
+		e.seedSince = append(e.seedSince, make([]time.Time, j+1-len(e.seedSince))...)
+	}
+	e.seedSince[j] = e.now
+	if j < len(e.repairs) && e.repairs[j].rotated {
+		// The seed it replaces may have swallowed the last chunks' part:
+		// hand the new seed those too.
+		e.repairs[j].rotated = false
+		for _, h := range e.groups {
+			if h != g && h.local && j < h.parts && e.now.Sub(h.first) < time.Second {
+				e.push(h, best, h.peer(best.id), j)
+			}
+		}
+	}
 	m := e.queue(g.gid, best.id).metaFor()
 	m.flags |= metaSeed
 	m.depth = e.depths()

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,8 +48,12 @@ func newTestNet(t *testing.T, n int, cfg Config) *testNet {
 	for i := range n {
 		h := tn.addHost()
 		cfg := cfg
-		if os.Getenv("GOSSIP_DEBUG") != "" {
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i, "id", short(h.ID()))
+		if v := os.Getenv("GOSSIP_DEBUG"); v != "" {
+			var hd slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+			if v != "1" {
+				hd = msgFilter{hd, v}
+			}
+			cfg.Logger = slog.New(hd).With("node", i, "id", short(h.ID()))
 		}
 		s, err := New(context.Background(), h, cfg)
 		if err != nil {
@@ -546,4 +551,24 @@ func TestCloseWhileJoining(t *testing.T) {
 			}
 		}
 	})
+}
+
+// msgFilter passes only records whose message contains one of the
+// comma-separated words of GOSSIP_DEBUG.
+type msgFilter struct {
+	slog.Handler
+	words string
+}
+
+func (f msgFilter) Handle(ctx context.Context, r slog.Record) error {
+	for _, w := range strings.Split(f.words, ",") {
+		if strings.Contains(r.Message, w) {
+			return f.Handler.Handle(ctx, r)
+		}
+	}
+	return nil
+}
+
+func (f msgFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return msgFilter{f.Handler.WithAttrs(as), f.words}
 }

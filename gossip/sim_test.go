@@ -378,6 +378,27 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 	}
 	t.Logf("part latency (100 ms buckets): %v", hist)
 	t.Logf("source: %+v", nodes[0].ch.Stats())
+	byID := map[peer.ID]int{}
+	for i, n := range nodes {
+		byID[n.h.ID()] = i
+	}
+	nodes[0].ch.eval(func(map[peer.ID]struct{}) {
+		e := nodes[0].ch.eng
+		for j := range e.parts {
+			var seeds []string
+			for _, p := range e.peers {
+				if p.subs.has(j) {
+					i := byID[p.id]
+					seeds = append(seeds, fmt.Sprintf("%d(%dM)", i, nodes[i].up/mbit))
+				}
+			}
+			var total float64
+			if j < len(e.repairs) {
+				total = e.repairs[j].total
+			}
+			t.Logf("index %d: seeds %v, repairs asked of the source %.0f", j, seeds, total)
+		}
+	})
 	t.Logf("depth histogram (11 = none): %v", depthHist)
 	res.inPerStream /= float64(viewers)
 	res.rel /= float64(viewers)

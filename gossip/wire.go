@@ -58,6 +58,7 @@ var (
 var reasons = [...]error{
 	ErrMalformed, ErrVersion, ErrTooLarge, ErrWrongChannel, ErrBadSignature,
 	ErrBadPayload, ErrBadKey, ErrStale, ErrFuture, ErrOutOfWindow, ErrNotOwner,
+	ErrBadGroup,
 }
 
 // reasonOf names the sentinel err wraps; the names key the reject counters.
