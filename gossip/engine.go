@@ -53,7 +53,7 @@ func defaultTuning() tuning {
 		busyAfter:      150 * time.Millisecond,
 		partsPerRPC:    2,
 		lookAhead:      256,
-		startupWait:    4 * time.Second,
+		startupWait:    3 * time.Second,
 		staleAfter:     5 * time.Second,
 		sourceRepair:   0.4,
 	}
@@ -80,9 +80,10 @@ const lateLimit = 2.5
 
 // outMsg is what one flush sends one peer for one group.
 type outMsg struct {
-	m     *meta
-	head  []byte
-	parts []dataPart
+	m      *meta
+	head   []byte
+	intros []intro
+	parts  []dataPart
 }
 
 // engine is one channel's partial-message state machine (doc.go, "Partial
@@ -115,6 +116,7 @@ type engine struct {
 	out       map[string]map[peer.ID]*outMsg
 	legacy    bool      // the topic has peers that want full messages
 	started   bool      // the first chunks went to Next (see tryStart)
+	lastAsk   time.Time // when we last asked a peer for introductions
 	startWait time.Time // when a chunk first waited for a start
 
 	// Upload: subscription slots and how many are used; children per index.
@@ -133,6 +135,7 @@ type engine struct {
 	srcTokens   float64       // the source's allowance for answering requests, bytes
 	repairs     []repairCount // the source: parts asked of it per index (see noteRepair)
 	seedSince   []time.Time   // the source: when each index got its seed
+	extras      int           // the source: extra children's subscriptions
 }
 
 func newEngine(c *Channel, t tuning) *engine {
@@ -229,6 +232,12 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	}
 	if m.bm[bmHave] != nil {
 		p.free = m.free
+	}
+	if m.flags&metaPeers != 0 {
+		e.introduce(p, gid)
+	}
+	if d.peers != nil {
+		e.introduced(d.peers)
 	}
 	if m.depth != nil {
 		p.depth = append(p.depth[:0], m.depth...)
@@ -344,6 +353,7 @@ func (e *engine) onTick(mesh map[peer.ID]struct{}, topicPeers []peer.ID) {
 		e.checkUpload()
 	}
 	e.ensureHeads()
+	e.askPeers()
 	if !e.started {
 		e.tryStart()
 	}
@@ -431,6 +441,7 @@ func (e *engine) everySecond() {
 	e.improve()
 	if e.source {
 		e.rotateSeeds()
+		e.expireExtras()
 	}
 	e.c.scores.Store(&scores)
 	for gid, until := range e.seen {
@@ -575,15 +586,15 @@ func (o *outMsg) actions(n int) iter.Seq[partialmessages.PublishAction] {
 		if o.m != nil {
 			md = o.m.encode()
 		}
-		head := o.head
+		head, intros := o.head, o.intros
 		parts := o.parts
 		slices.SortFunc(parts, func(a, b dataPart) int { return a.index - b.index })
 		parts = slices.CompactFunc(parts, func(a, b dataPart) bool { return a.index == b.index })
 		for first := true; first || len(parts) > 0; first = false {
 			k := min(n, len(parts))
 			var pm []byte
-			if head != nil || k > 0 {
-				d := data{head: head, parts: parts[:k]}
+			if head != nil || intros != nil || k > 0 {
+				d := data{head: head, peers: intros, parts: parts[:k]}
 				pm = d.encode()
 			}
 			parts = parts[k:]
@@ -593,7 +604,7 @@ func (o *outMsg) actions(n int) iter.Seq[partialmessages.PublishAction] {
 			if !yield(partialmessages.PublishAction{EncodedPartialMessage: pm, EncodedPartsMetadata: md}) {
 				return
 			}
-			head, md = nil, nil
+			head, md, intros = nil, nil, nil
 		}
 	}
 }

@@ -197,6 +197,7 @@ func (e *engine) growParents(i int) {
 // peers that may want it, and to legacy peers as a full message.
 func (e *engine) complete(g *group) {
 	g.done = true
+	e.debug("complete", "seq", g.seq, "lag", e.now.Sub(time.Unix(0, g.hdr.timestamp)).Milliseconds(), "local", g.local)
 	e.rate.add(e.now, g.bytes)
 	if g.local {
 		return
@@ -355,7 +356,6 @@ func (e *engine) pump(g *group) {
 			sub = false
 		}
 		if q == nil {
-			e.debug("no candidate", "seq", g.seq, "part", j, "tried", len(r.tried), "parent", short(s.p), "acked", s.acked, "late", late)
 			if len(r.tried) > 0 && e.now.Sub(r.at) >= e.t.requestTimeout {
 				r.tried = r.tried[:0] // everyone who has it was tried: start over
 			}
@@ -600,44 +600,56 @@ func (e *engine) sendUnsub(p peer.ID, j int) {
 }
 
 // tryStart delivers the first chunks of a joiner. Until then completed
-// chunks are held, and the first delivered are a run without gaps from a
-// random-access chunk to the newest complete one: the current GOP, fetched
-// from neighbours, or else the first random-access chunk from the live
-// edge. A playout buffer fed that run starts at once and skips nothing;
-// fed the same chunks in arrival order it would start at the first
-// random-access chunk and skip whatever of the GOP was still on its way.
-// If no such run forms within startupWait, everything held is delivered
-// in seq order and the buffer copes.
+// chunks are held, and the first delivered is a random-access chunk: the
+// newest complete one, if no newer one is known (it may be the current
+// GOP's, fetched from neighbours), or an older one whose run to the newest
+// complete chunk has no gaps. It goes to Next with the complete chunks
+// after it, in seq order; chunks before it are dropped (the buffer would
+// drop them). A buffer fed that starts at once; fed the same chunks in
+// arrival order it would start at whatever random-access chunk came first
+// and skip what of its GOP was still on the way. If no start forms within
+// startupWait, everything held is delivered in seq order and the buffer
+// copes.
 func (e *engine) tryStart() {
 	var held []*group
+	var newestRAP uint64
+	var anyRAP bool
 	for _, g := range e.groups {
-		if g.done && !g.local && !g.delivered {
+		if g.local || g.delivered {
+			continue
+		}
+		if g.rap && (!anyRAP || g.seq > newestRAP) {
+			newestRAP, anyRAP = g.seq, true
+		}
+		if g.done {
 			held = append(held, g)
 		}
 	}
 	if len(held) == 0 {
 		return
 	}
+	if e.startWait.IsZero() {
+		e.startWait = e.now
+	}
 	slices.SortFunc(held, func(a, b *group) int { return cmp.Compare(a.seq, b.seq) })
 	start := -1
-	for i := len(held) - 1; i >= 0; i-- {
+	gapless := true // held[i:] has no gaps
+	for i := len(held) - 1; i >= 0 && start < 0; i-- {
 		if i < len(held)-1 && held[i].seq+1 != held[i+1].seq {
-			break
+			gapless = false
 		}
-		if held[i].rap {
+		if held[i].rap && (held[i].seq >= newestRAP || gapless) {
 			start = i
 		}
 	}
 	if start < 0 {
-		if e.startWait.IsZero() {
-			e.startWait = e.now
-		}
 		if e.now.Sub(e.startWait) < e.t.startupWait {
 			return
 		}
 		start = 0
 	}
 	e.started = true
+	e.debug("started", "seq", held[start].seq, "held", len(held), "waited", e.now.Sub(e.startWait))
 	for _, g := range held[:start] {
 		g.delivered = true // before the start: the buffer would drop them
 	}

@@ -113,7 +113,9 @@ const (
 	// metaHeads: with sub bits, put the head in the first push of each
 	// group (the receiver's one head source).
 	metaHeads
-	knownMetaFlags = metaHead | metaRAP | metaBusy | metaSeed | metaHeads
+	// metaPeers: the sender has few peers in the channel; introduce some.
+	metaPeers
+	knownMetaFlags = metaHead | metaRAP | metaBusy | metaSeed | metaHeads | metaPeers
 )
 
 // Metadata bitmaps, in wire order.
@@ -219,7 +221,8 @@ func decodeMeta(b []byte) (meta, error) {
 // Data flags.
 const (
 	dataHead       byte = 1
-	knownDataFlags      = dataHead
+	dataPeers      byte = 2
+	knownDataFlags      = dataHead | dataPeers
 )
 
 // dataPart is one part of a chunk's payload in a data message.
@@ -228,16 +231,42 @@ type dataPart struct {
 	data  []byte
 }
 
-// data is the partial message of one RPC: maybe the head, and parts.
+// data is the partial message of one RPC: maybe the head, maybe peers
+// introduced, and parts.
 type data struct {
 	head  []byte
+	peers []intro
 	parts []dataPart
 }
+
+// intro is a peer introduced to one that has few: its ID and addresses,
+// binary, as the introducer's peerstore has them.
+type intro struct {
+	id    []byte
+	addrs [][]byte
+}
+
+// Bounds on introductions.
+const (
+	maxIntros     = 16
+	maxIntroAddrs = 4
+	maxIntroID    = 64
+	maxIntroAddr  = 256
+)
 
 func (d *data) size() int {
 	n := 2
 	if d.head != nil {
 		n += 4 + len(d.head)
+	}
+	if d.peers != nil {
+		n++
+		for _, p := range d.peers {
+			n += 2 + len(p.id)
+			for _, a := range p.addrs {
+				n += 2 + len(a)
+			}
+		}
 	}
 	for _, p := range d.parts {
 		n += 4 + len(p.data)
@@ -252,6 +281,19 @@ func (d *data) encode() []byte {
 		out[1] |= dataHead
 		out = binary.BigEndian.AppendUint32(out, uint32(len(d.head)))
 		out = append(out, d.head...)
+	}
+	if d.peers != nil {
+		out[1] |= dataPeers
+		out = append(out, byte(len(d.peers)))
+		for _, p := range d.peers {
+			out = append(out, byte(len(p.id)))
+			out = append(out, p.id...)
+			out = append(out, byte(len(p.addrs)))
+			for _, a := range p.addrs {
+				out = binary.BigEndian.AppendUint16(out, uint16(len(a)))
+				out = append(out, a...)
+			}
+		}
 	}
 	for _, p := range d.parts {
 		out = binary.BigEndian.AppendUint16(out, uint16(p.index))
@@ -287,6 +329,12 @@ func decodeData(b []byte) (data, error) {
 		d.head = b[off : off+int(n) : off+int(n)]
 		off += int(n)
 	}
+	if b[1]&dataPeers != 0 {
+		var err error
+		if d.peers, off, err = decodeIntros(b, off); err != nil {
+			return d, err
+		}
+	}
 	last := -1
 	for off < len(b) {
 		if len(b) < off+4 {
@@ -303,4 +351,50 @@ func decodeData(b []byte) (data, error) {
 		last = i
 	}
 	return d, nil
+}
+
+func decodeIntros(b []byte, off int) ([]intro, int, error) {
+	bad := func(what string) ([]intro, int, error) {
+		return nil, 0, fmt.Errorf("%w: introductions: %s", ErrMalformed, what)
+	}
+	if len(b) < off+1 {
+		return bad("truncated")
+	}
+	n := int(b[off])
+	off++
+	if n > maxIntros {
+		return bad("too many")
+	}
+	peers := make([]intro, 0, n)
+	for range n {
+		if len(b) < off+1 {
+			return bad("truncated")
+		}
+		l := int(b[off])
+		off++
+		if l == 0 || l > maxIntroID || len(b) < off+l+1 {
+			return bad("peer ID")
+		}
+		p := intro{id: b[off : off+l : off+l]}
+		off += l
+		na := int(b[off])
+		off++
+		if na > maxIntroAddrs {
+			return bad("too many addresses")
+		}
+		for range na {
+			if len(b) < off+2 {
+				return bad("truncated")
+			}
+			al := int(binary.BigEndian.Uint16(b[off:]))
+			off += 2
+			if al == 0 || al > maxIntroAddr || len(b) < off+al {
+				return bad("address")
+			}
+			p.addrs = append(p.addrs, b[off:off+al:off+al])
+			off += al
+		}
+		peers = append(peers, p)
+	}
+	return peers, off, nil
 }

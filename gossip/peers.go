@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // peerInfo is what a channel's engine keeps about one peer that speaks
@@ -29,14 +30,17 @@ type peerInfo struct {
 	// Our view of it, decaying (see decay): groups whose requests it
 	// answered, duplicates it sent, groups whose requests it left
 	// unanswered past the timeout.
-	answers, dups, timeouts float64
-	outstanding             int // our requests to it not yet answered
-	declinedUntil           time.Time
-	distrustUntil           time.Time
-	unverified              int // headless groups it made us create
-	gopSent                 bool
-	badSeedUntil            time.Time // the source took an index from it
-	score                   float64   // app-specific score we hand gossipsub
+	answers, dups, timeouts  float64
+	outstanding              int // our requests to it not yet answered
+	declinedUntil            time.Time
+	distrustUntil            time.Time
+	unverified               int // headless groups it made us create
+	gopSent                  bool
+	badSeedUntil             time.Time // the source took an index from it
+	askedPeers, introducedAt time.Time // we asked it for peers; it asked us
+	extra                    bitmap    // the source: indices it has as an extra child
+	extraSince               time.Time
+	score                    float64 // app-specific score we hand gossipsub
 }
 
 // Penalties for peers that announce and do not deliver (DESIGN §5: scoring
@@ -91,4 +95,90 @@ func (p *peerInfo) depthOf(j int) int {
 		return noDepth
 	}
 	return int(p.depth[j])
+}
+
+// Introductions. A joiner finds the channel's peers through the DHT, and
+// early in a broadcast nobody but the source provides it yet: early
+// viewers know only the source, and the source serves one copy. So a node
+// with fewer than wantPeers peers in the channel asks a peer for others
+// every askPeersEvery, and each peer answers at most every askPeersEvery
+// with up to introCount of its own, with the addresses its peerstore has;
+// the asker dials them (Service.dialLoop) and gossipsub does the rest.
+const (
+	wantPeers     = 8
+	introCount    = 8
+	askPeersEvery = 2 * time.Second
+)
+
+// askPeers asks one peer for introductions when this node has few.
+func (e *engine) askPeers() {
+	n := 0
+	var ask *peerInfo
+	for _, p := range e.peers {
+		n++
+		if e.now.Sub(p.askedPeers) >= 5*askPeersEvery && (ask == nil || p.mesh && !ask.mesh) {
+			ask = p
+		}
+	}
+	if n >= wantPeers || ask == nil || e.now.Sub(e.lastAsk) < askPeersEvery {
+		return
+	}
+	l := e.latest()
+	if l == nil {
+		return
+	}
+	e.lastAsk = e.now
+	ask.askedPeers = e.now
+	e.queue(l.gid, ask.id).metaFor().flags |= metaPeers
+	e.debug("asked for peers", "peer", short(ask.id), "have", n)
+}
+
+// introduce answers a request for introductions with up to introCount of
+// our peers in the channel other than the asker, mesh peers first.
+func (e *engine) introduce(to *peerInfo, gid string) {
+	if e.now.Sub(to.introducedAt) < askPeersEvery {
+		return
+	}
+	to.introducedAt = e.now
+	ps := e.c.s.h.Peerstore()
+	var intros []intro
+	for _, mesh := range []bool{true, false} {
+		for _, p := range e.peers {
+			if len(intros) >= introCount || p.id == to.id || p.mesh != mesh {
+				continue
+			}
+			var addrs [][]byte
+			for _, a := range ps.Addrs(p.id) {
+				if b := a.Bytes(); len(b) <= maxIntroAddr && len(addrs) < maxIntroAddrs {
+					addrs = append(addrs, b)
+				}
+			}
+			if id := []byte(p.id); len(addrs) > 0 && len(id) <= maxIntroID {
+				intros = append(intros, intro{id: id, addrs: addrs})
+			}
+		}
+	}
+	if len(intros) > 0 {
+		e.queue(gid, to.id).intros = intros
+	}
+}
+
+// introduced hands the peers we were told of, and do not know, to the
+// service's dialer.
+func (e *engine) introduced(intros []intro) {
+	for _, in := range intros {
+		id, err := peer.IDFromBytes(in.id)
+		if err != nil || id == e.self || e.peers[id] != nil {
+			continue
+		}
+		info := peer.AddrInfo{ID: id}
+		for _, b := range in.addrs {
+			if a, err := ma.NewMultiaddrBytes(b); err == nil {
+				info.Addrs = append(info.Addrs, a)
+			}
+		}
+		if len(info.Addrs) > 0 {
+			e.c.s.dial(info)
+		}
+	}
 }

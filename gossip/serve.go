@@ -53,9 +53,32 @@ func (e *engine) canTake(j int) bool {
 	case e.consume:
 		return false
 	case e.source:
-		return j >= len(e.perIndex) || e.perIndex[j] == 0
+		return j >= len(e.perIndex) || e.perIndex[j] == 0 || e.extras < e.parts
 	}
 	return e.used < e.slots
+}
+
+// The source's extra children. Peers ask the source for a subscription
+// only when nobody else announced the part (it is their last choice), and
+// early in a broadcast, before viewers have found each other, that is
+// everyone. So beyond the one child per index the source takes up to one
+// more copy's worth of children, each for leaseFor: then it drops them, and
+// they find other parents if there are any by then, or ask again.
+const leaseFor = 4 * time.Second
+
+// expireExtras drops the source's extra children whose lease is up.
+func (e *engine) expireExtras() {
+	for _, p := range e.peers {
+		if p.extra == nil || p.extra.empty() || e.now.Sub(p.extraSince) < leaseFor {
+			continue
+		}
+		drop := p.extra
+		p.extra = nil
+		e.unsubscribe(p, drop)
+		if l := e.latest(); l != nil {
+			e.queue(l.gid, p.id).metaFor().bm[bmDrop] = trim(drop)
+		}
+	}
 }
 
 func (e *engine) addSub(p *peerInfo, j int) {
@@ -81,6 +104,10 @@ func (e *engine) unsubscribe(p *peerInfo, bits bitmap) {
 			p.nsubs--
 			e.used--
 			e.perIndex[j]--
+			if p.extra.has(j) {
+				p.extra.clear(j)
+				e.extras--
+			}
 		}
 	}
 	if p.nsubs == 0 {
@@ -98,6 +125,14 @@ func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, heads bool) {
 			continue
 		}
 		if p.subs.has(j) || e.canTake(j) {
+			if e.source && !p.subs.has(j) && j < len(e.perIndex) && e.perIndex[j] > 0 {
+				if p.extra == nil {
+					p.extra = make(bitmap, maxBitmap)
+					p.extraSince = e.now
+				}
+				p.extra.set(j)
+				e.extras++
+			}
 			e.addSub(p, j)
 			ack.set(j)
 		}

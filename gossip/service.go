@@ -49,6 +49,7 @@ type Service struct {
 	channels sync.Map // topic name → *Channel; read by the tracer and the extension
 	nchans   atomic.Int64
 	feedback chan scoreFeedback
+	dials    chan peer.AddrInfo // introduced peers to connect to (dialLoop)
 
 	mu      sync.Mutex
 	closed  bool
@@ -88,6 +89,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 		up:       newUplink(),
 		tuning:   defaultTuning(),
 		feedback: make(chan scoreFeedback, 256),
+		dials:    make(chan peer.AddrInfo, 64),
 	}
 	s.trace.channels = &s.channels
 	s.trace.up = s.up
@@ -133,8 +135,9 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("gossip: start gossipsub: %w", err)
 	}
 	s.ps = ps
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.enforce(ctx, sub)
+	go s.dialLoop(ctx)
 	return s, nil
 }
 
@@ -372,4 +375,53 @@ func (b *blacklist) len() int {
 		}
 	}
 	return len(b.until)
+}
+
+// dial queues an introduced peer for dialLoop; it never blocks the event
+// loop, and a full queue drops the introduction.
+func (s *Service) dial(info peer.AddrInfo) {
+	select {
+	case s.dials <- info:
+	default:
+	}
+}
+
+// dialConcurrency and dialTimeout bound dialLoop's connection attempts.
+const (
+	dialConcurrency = 4
+	dialTimeout     = 10 * time.Second
+)
+
+// dialLoop connects to the peers engines were introduced to (peers.go),
+// a few at a time, skipping those connected or blacklisted. It is the
+// Service's second goroutine; the dials it starts end with ctx.
+func (s *Service) dialLoop(ctx context.Context) {
+	defer s.wg.Done()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, dialConcurrency)
+	for {
+		var info peer.AddrInfo
+		select {
+		case <-ctx.Done():
+			return
+		case info = <-s.dials:
+		}
+		if s.h.Network().Connectedness(info.ID) == network.Connected || s.black.Contains(info.ID) {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case sem <- struct{}{}:
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			if err := s.h.Connect(dctx, info); err != nil {
+				s.log.Debug("could not reach an introduced peer", "peer", info.ID, "err", err)
+			}
+		})
+	}
 }

@@ -188,12 +188,13 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 		}
 		s, err := New(context.Background(), n.h, gcfg)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		n.svc = s
 		tune(t, &s.tuning)
 		if n.ch, err = s.Join(tc.m); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		n.joined = time.Now()
 	}
@@ -230,15 +231,24 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 		}
 	})
 	time.Sleep(time.Second)
+	var joins sync.WaitGroup
 	for i := 1; i < len(nodes); i++ {
 		n := nodes[i]
-		// Dial a few of the nodes already in, like a DHT lookup of providers.
-		for _, j := range rng.Perm(i)[:min(i, cfg.connect)] {
-			m := nodes[j]
-			_ = n.h.Connect(ctx, peer.AddrInfo{ID: m.h.ID(), Addrs: m.h.Addrs()})
-		}
-		start(n)
+		// Dial a few of the nodes already in, like a DHT lookup of
+		// providers, then join; viewers arrive every joinSpread/viewers
+		// whatever the dials take.
+		peers := rng.Perm(i)[:min(i, cfg.connect)]
+		ready := make(chan struct{})
+		joins.Go(func() {
+			defer close(ready)
+			for _, j := range peers {
+				m := nodes[j]
+				_ = n.h.Connect(ctx, peer.AddrInfo{ID: m.h.ID(), Addrs: m.h.Addrs()})
+			}
+			start(n)
+		})
 		wg.Go(func() {
+			<-ready
 			for {
 				c, err := n.ch.Next(ctx)
 				if err != nil {
@@ -254,6 +264,7 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 		})
 		time.Sleep(cfg.joinSpread / time.Duration(cfg.viewers))
 	}
+	joins.Wait()
 	if os.Getenv("GOSSIP_SIM_TRACE") != "" {
 		wg.Go(func() {
 			for ctx.Err() == nil {
@@ -434,6 +445,9 @@ func TestSimHome(t *testing.T) {
 	cfg := defaultSim(n)
 	if os.Getenv("GOSSIP_SIM_NOCAP") != "" {
 		cfg.capUpload = false
+	}
+	if v, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_CONNECT")); err == nil {
+		cfg.connect = v
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("GOSSIP_SIM_SLOW"), 64); err == nil {
 		cfg.slowShare = v
