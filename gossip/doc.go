@@ -1,150 +1,335 @@
-// Package gossip carries a channel's chunks through a per-channel gossipsub
-// topic (go-libp2p-pubsub v0.19): the chunk wire format and its signature,
-// the topic validator and live window, the gossipsub parameters tuned for
-// streaming, peer scoring and blacklisting, and counters of everything the
-// router drops or rejects.
+// Package gossip carries a channel's chunks over a per-channel gossipsub
+// topic (go-libp2p-pubsub v0.19): the signed chunk format; partial messages
+// that move each chunk as 8 KiB parts, only on request or standing
+// subscription; the checks on every head and part before it is stored,
+// relayed or played; the upload budget; the validator and live window for
+// whole chunks; gossipsub parameters, scoring and blacklisting; counters.
 //
 // A Service is one gossipsub router per host. Join subscribes to a
-// channel's topic, /p2ptv/1/<channel cid in base32>, and returns a Channel:
-// Publish signs and sends a chunk (broadcaster), Next returns validated
-// chunks from the mesh (viewer), and every member relays.
+// channel's topic, /p2ptv/1/<channel cid in base32>, asking for partial
+// messages, and returns a Channel: Publish signs and sends a chunk
+// (broadcaster), Next returns verified chunks (viewer), and every member
+// that does not only consume serves what it holds to peers that ask.
 //
-// # Wire format, version 1
+// # Chunks, wire format version 1
 //
-// One pubsub message is one chunk. Integers are big-endian.
+// A chunk is a signed head and its payload. Integers are big-endian.
 //
-//	offset        size    field
-//	0             4       magic "P2TV"
-//	4             1       version, 1
-//	5             1       flags: bit 0 random access, 1 discontinuity, 2 end of stream; others must be 0
-//	6             2       reserved, must be 0
-//	8             8       seq, u64
-//	16            8       timestamp, i64 Unix nanoseconds, the source's wall clock
-//	24            4       duration, u32 microseconds
-//	28            4       payload length P, u32
-//	32            4       part size, u32, must be 8192
-//	36            2       part count N = ceil(P / 8192), u16
-//	38            32·N    sha2-256 of each payload part; the last part may be short
-//	38+32N        1       channel CID length L (36 for a channel ID)
-//	39+32N        L       channel CID, binary (CIDv1, raw, sha2-256)
-//	39+32N+L      64      Ed25519 signature by the manifest's owner key
-//	103+32N+L     P       payload: whole MPEG-TS packets
+//	offset      size   field
+//	0           4      magic "P2TV"
+//	4           1      version, 1
+//	5           1      flags: bit 0 random access, 1 discontinuity, 2 end of stream; others 0
+//	6           2      reserved, 0
+//	8           8      seq, u64
+//	16          8      timestamp, i64 Unix nanoseconds, the source's wall clock
+//	24          4      duration, u32 microseconds
+//	28          4      payload length P, u32
+//	32          4      part size, u32, PartSize (8192)
+//	36          2      part count N = ceil(P / 8192), u16
+//	38          32·N   sha2-256 of each payload part; the last part may be short
+//	38+32N      1      channel CID length L (36 for a channel ID)
+//	39+32N      L      channel CID, binary (CIDv1, raw, sha2-256)
+//	39+32N+L    64     Ed25519 signature by the manifest's owner key
+//	103+32N+L   P      payload: whole MPEG-TS packets
 //
-// The signature covers the domain string "p2ptv chunk v1\x00" followed by
-// every byte before the signature, so it covers the part hashes and through
-// them the payload. Each part can therefore be checked on its own against
-// the signed header, which is what lets parts travel separately later
-// (partial messages, DESIGN §3, §5) without changing the scheme. For a
-// 64 KiB chunk the header and signature are 395 bytes, 0.6%.
+// The signature covers SignatureDomain ("p2ptv chunk v1\x00") and every
+// byte before it, so through the part hashes it covers the payload. The
+// head is everything before the payload, 395 bytes (0.6%) for a 64 KiB
+// chunk of 8 parts; holding every part's hash, it lets each part be checked
+// on its own, so one chunk's parts can come from different peers (DESIGN
+// §3). Head and payload together are what peers without partial messages
+// get. Open accepts a whole chunk only if every field is as above, the
+// lengths add up exactly, the payload is at most MaxPayload (1 MiB by
+// default), the channel is the topic's, the owner's signature verifies and
+// every part hash matches; each failure wraps a sentinel (ErrMalformed,
+// ErrVersion, ErrTooLarge, ErrWrongChannel, ErrBadSignature, ErrBadPayload,
+// ErrBadKey). Encode is deterministic and Open accepts no other encoding
+// of a chunk (FuzzOpen).
 //
-// Open accepts a message only if: it is no larger than MaxMessageSize; the
-// header parses with magic, a known version, known flags, zero reserved
-// bits, part size 8192 and a part count that matches the payload length; the
-// lengths add up to the message exactly; the payload is at most MaxPayload
-// (1 MiB by default); the channel is the topic's channel; the signature
-// verifies under the manifest's owner key; and every part hash matches.
-// Each failure wraps a sentinel error (ErrMalformed, ErrVersion,
-// ErrTooLarge, ErrWrongChannel, ErrBadSignature, ErrBadPayload, ErrBadKey).
-// Encode is deterministic (Ed25519 signatures are) and Open accepts no
-// other encoding of the same chunk: no padding, no optional fields, no
-// unknown bits; the fuzz target checks that whatever opens re-encodes to
-// the same bytes. On this
-// machine (2-core AMD EPYC, SHA-NI) Open of a 64 KiB chunk takes about
-// 135 µs (480 MB/s) and Encode about 140 µs; the Ed25519 operation and the
-// sha2-256 of the parts share the cost roughly equally.
+// # Partial messages
+//
+// Each chunk is a group of pubsub's partialmessages extension. Partial
+// messages skip pubsub's pipeline (message IDs, seen cache, validators,
+// IHAVE/IWANT, scoring; DESIGN §5a), so each Channel's engine does that
+// work itself. An RPC carries the topic, a group ID, parts metadata and a
+// data message, either possibly empty. Both start with partialVersion (1):
+// an RPC of another version is ignored, not penalised, so a new version
+// can roll out among old peers. Each decoder accepts one encoding per
+// message (FuzzDecodeMeta, FuzzDecodeData, FuzzOpenHead). Group ID,
+// groupIDSize (24) bytes:
+//
+//	offset  size  field
+//	0       8     seq, u64
+//	8       16    first 16 bytes of sha2-256("p2ptv group v1\x00" ‖ head)
+//
+// The seq is in the clear so a group is placed in the live window before
+// its head arrives; the digest binds the group to one head, so a head must
+// hash to the group it came under (else ErrBadGroup), and a forged or
+// re-signed head names another group. Parts metadata:
+//
+//	offset  size  field
+//	0       1     version, 1
+//	1       1     flags: bit 0 head, 1 random access, 2 busy, 3 seed, 4 heads, 5 peers; others 0
+//	2       1     free: the sender's spare subscription slots, 0..255
+//	3       1     mask: bit i if bitmap i follows (0 have, 1 want, 2 sub, 3 unsub, 4 ack, 5 drop),
+//	              bit 6 if depths follow; bit 7 is 0
+//	4       1     L, bytes per bitmap, 1..maxBitmap (255); 1 if the mask is 0
+//	5       L·k   the k bitmaps the mask names, in order; part i is bit i%8 of byte i/8
+//	5+L·k   8L    if mask bit 6, depths: one byte per part index, noDepth (255) without a parent
+//
+// Have: parts the sender holds, verified. Want: parts it asks for now (an
+// empty want asks for the head alone). Sub and unsub: indices it wants
+// pushed from now on, or no longer. Ack: the receiver's sub bits it
+// accepted. Drop: indices it stops pushing, or declined. Flag head: it
+// holds the verified head; in a request, "do not send the head". Busy: it
+// serves no requests now. Seed: the ack bits are indices the source
+// assigns. Heads: put the head in the first push of each chunk (sent with
+// a sub bitmap, maybe empty). Peers: introduce me to some. Data:
+//
+//	size   field
+//	1      version, 1
+//	1      flags: bit 0 head, bit 1 introductions; others 0
+//	4+H    if head: u32 H, 1..maxHead (65638), and the head
+//	1+…    if introductions: u8 count ≤ maxIntros (16), each a u8-length peer ID (1..64 bytes)
+//	       and a u8 count ≤ maxIntroAddrs (4) of u16-length binary multiaddrs (1..256 bytes)
+//	4+n    to the end, parts by increasing index: u16 index < maxParts (2040), u16 n (1..8192), bytes
+//
+// A 255-byte bitmap holds 2040 parts, so MaxPayload is clamped to
+// 2040×8 KiB. What the engine queues for one peer and group goes out as
+// RPCs of at most partsPerRPC (2) parts, the first with metadata, head and
+// introductions.
+//
+// # Fetching
+//
+// A node announces what it holds of a chunk to its partial-message mesh
+// peers (have bitmap, flags, free slots, depths) when it first holds a
+// part and when complete, skipping peers known to hold it all. A peer asks
+// each missing part of one announcer: not one tried for it, busy in the
+// last busyFor (300 ms) or distrusted; preferably one that brings it few
+// indices already, has few of its requests outstanding and announced early
+// (nearer the source); the source last. The asked peer sends what it lacks
+// on arrival. Unanswered after requestTimeout (700 ms), or answered busy,
+// the part is asked elsewhere; once all were tried, the round starts over.
+// Of chunks over two seqs behind the highest verified, a peer is asked at
+// most maxOutstanding (6) parts at a time: a joiner asking one neighbour
+// for a GOP would queue a second in front of its live pushes.
+//
+// The first peer asked for parts of a chunk whose head is missing sends
+// the head too; the others are asked with the head flag. Parts that come
+// first wait unverified (maxPendingParts, 64 a chunk); with no head after
+// headWait (150 ms) it is asked of their sender, then of others. A group
+// without a head is made only for a connected sender, Window seqs behind
+// to lookAhead (256) ahead of the highest verified, within maxGroups (384)
+// and maxUnverifiedPerPeer (32), so made-up group IDs cost little (the
+// extension's own limits are raised to 4096 per topic, 256 per peer). A
+// chunk is pursued for giveUp (5 s) after first heard of, not once
+// staleAfter (5 s) of stream time (and 8 seqs) behind; it is kept for keep
+// (10 s) to serve others.
+//
+// # Standing subscriptions and the tree
+//
+// A request for part j of a live chunk, when j has no parent or its parent
+// is being replaced, carries sub bit j: the peer, if it has a slot, then
+// pushes part j of every later chunk the moment it holds it. It answers
+// with ack bits, and drop bits for what it declined (the decliner is
+// passed over for declineFor, 5 s). One parent is asked with the heads
+// flag, so pushed parts verify at once. A part that comes first from
+// elsewhere is reported (have bits) to its parent and any peer asked, so
+// they do not push a duplicate; a push neither asked for nor subscribed to
+// gets unsub.
+//
+// Depth is 0 at the source and one more than the acked parent's at a
+// relay. A new parent is chosen as above, preferring the shallow (each hop
+// is a link's latency and a place in a queue), free slots, and peers that
+// did not decline lately. A part still missing reparentAfter (300 ms, the
+// prototype's, DESIGN §5) after its chunk was first heard of is asked
+// elsewhere and its parent's late count grows by one, halving with each
+// part brought on time; past lateLimit (2.5), three late chunks in a row,
+// the next request subscribes elsewhere and the parent gets unsub: one
+// late chunk is a passing queue, not a bad parent. A parent that drops an
+// index or disconnects is replaced by the next request. Once a second
+// improve moves at most one index held by a parent for over 2 s to a mesh
+// peer with free slots two or more hops shallower than that parent: trees
+// grown from whoever announced first get deep.
+//
+// # The source
+//
+// The broadcaster pushes each part index to one child, so its upload stays
+// one copy whatever the audience. An index without a child goes to a seed:
+// a usable mesh peer, preferably with 5 or more free slots (a slow uplink
+// starves its tree), few indices from the source, known longest; one that
+// lost an index within badSeedFor (30 s) only if nobody else is there. The
+// seed gets ack bits with the seed flag, takes the source as parent, and
+// gets the heads. While the busiest child holds more than its share (parts
+// ÷ mesh peers, rounded up) and a mesh peer holds less, each publish takes
+// one index from it to seed again, or the first viewer in would root every
+// tree. The mesh spreads a chunk's parts among itself; the source announces it
+// only revealAfter (500 ms, the prototype's) after publishing, then answers
+// requests (it is asked last) within sourceRepair (0.4) of the stream rate.
+//
+// A seed that passes nothing on (gone, overloaded, withholding) makes many
+// peers ask the source for its index. Once a second the source drops at
+// most one seed whose index, seeded over 2 s ago, had repairLimit (6)
+// parts asked of it (halved each second) by half its mesh and twice the
+// median askers per index; the new seed also gets the index's parts of the
+// last second. Counting askers, not parts, keeps a rogue seed that asks
+// for every other index from making its own look typical. Early on the
+// source is the only announcer, so beyond one child per index it lends up
+// to one more copy's worth of subscriptions, each peer's for leaseFor
+// (4 s). (As written, expireExtras clears a peer's extra bits before
+// unsubscribing them, so an expired lease's share is never returned.)
+//
+// # Joining
+//
+// Early in a broadcast the DHT names only the source, so a node whose
+// engine knows fewer than wantPeers (8) peers asks one (mesh first, the
+// same one at most every 10 s) for introductions every askPeersEvery
+// (2 s); the answer, at most every 2 s per asker, names up to introCount
+// (8) peers, mesh first, with their peerstore addresses, and the Service
+// dials the unknown ones. A relay announces to each new mesh peer its
+// complete chunks from the latest random-access one (up to keep/2 old), so
+// a joiner fetches the current GOP at once. A joiner starts at the newest
+// complete random-access chunk if no newer random-access chunk is known,
+// or at an older one with a gapless run to the newest complete one; it
+// goes to Next with the complete chunks after it in seq order, those
+// before it are dropped. Fed in arrival order, the buffer would start at
+// the first keyframe chunk to arrive and skip what of its GOP was still on
+// the way. With no start after startupWait (3 s), all it holds goes out in
+// order.
+//
+// # Upload
+//
+// A slot is one part index of every chunk. Every 250 ms checkUpload sets a
+// relay's slots to min(maxCopies (3), subShare (0.75) × budget ÷ rate)
+// times the part count, leaving the rest for answers, announcements and
+// overhead. The rate is measured from chunks completed in the last 4 s,
+// never below the manifest's bitrate (4 Mbit/s without one). The budget,
+// split over the joined channels, is MaxUpload, or if that is 0 learnt:
+// guessCopies (2) copies ÷ subShare at first, 0.9 of what the uplink wrote
+// (at least rate/4) after two checks in a row with a backlog (queued in
+// pubsub, not written, per the raw tracer) over overloadAfter (250 ms) of
+// draining, a tenth more after 10 s calm with every slot taken. Queued
+// RPCs cannot be cancelled and a child waiting behind them replaces its
+// parent, so two such checks also shed a quarter of the subscriptions,
+// newest children first, with drop bits. A request is refused (busy flag,
+// nothing sent) while the backlog is over busyAfter (150 ms) of draining,
+// the asker's queue holds over maxPeerBacklog (64 KiB), or the source's
+// repair allowance is spent; only then does a relay say busy, which in
+// every announcement would turn everyone away. With ConsumeOnly a node has
+// no slots, says busy in all it sends and never announces, but fetches and
+// subscribes (TestConsumeOnly).
+//
+// # Peers without partial messages
+//
+// Pubsub sends whole messages only to peers that did not ask for partial
+// ones. Once a second each Channel compares the topic's peers with those
+// its engine knows; while any is unknown, legacyLoop republishes whole
+// each chunk the engine completes (queue 64, overflow counted as
+// LegacyDrops), byte for byte the source's and so under the same message
+// ID; the source then publishes each chunk whole too. Pubsub sends it to such
+// peers in its mesh, IHAVE to the rest, and answers their IWANT, so a
+// plain gossipsub peer behind a relay gets every chunk whole
+// (TestLegacyPeer). A chunk arriving whole passes the topic validator,
+// pubsub relays it to legacy peers, and the engine serves its parts as its
+// own. A partial-message peer not heard from yet counts as unknown.
 //
 // # Message ID
 //
-// The pubsub message ID is the chunk's channel CID bytes, its seq (8 bytes)
-// and the first 16 bytes of sha2-256(topic, 0, message). The same chunk
-// arriving by several paths is the same bytes and so one message. The
-// digest is there because pubsub marks an ID seen before it validates the
-// message, and then drops every later copy of that ID and penalises its
-// senders: with (channel, seq) alone a rogue could send a forged chunk for
-// a seq the broadcaster has not yet reached, or a corrupt copy of a real
-// one, and poison the genuine chunk everywhere it got first. A message
-// that does not parse gets the ID 0x00 followed by the digest. Hashing a
-// 64 KiB message costs about 45 µs on pubsub's event loop per copy received.
+// Whole messages only: channel CID bytes, seq (8 bytes), and the first 16
+// bytes of sha2-256(topic, 0, message); 0x00 and the digest if it does not
+// parse. Pubsub marks an ID seen before validating, then drops and
+// penalises later copies: with (channel, seq) alone, a forged or corrupt
+// copy would poison the genuine chunk wherever it came first.
 //
 // # Validator and live window
 //
-// Each Channel registers an inline topic validator. It opens the chunk
-// (the decoded chunk travels on in the message's ValidatorData, so it is
-// decoded once) and applies the live window:
-//   - reject a chunk whose timestamp is more than MaxAge (60 s) older than
-//     now, or more than MaxAge in the future (allowing for clock skew);
-//   - reject a chunk more than Window (1024) seqs behind the highest seq
-//     accepted, unless its timestamp is newer than every chunk accepted: a
-//     restarted broadcaster numbers from 0 again and the window follows it,
-//     while a replayed old chunk cannot be newer.
-//
-// Pubsub remembers message IDs for 2×MaxAge+10 s, the whole span in which a
-// chunk's timestamp is acceptable, so a replayed chunk is either a known
-// duplicate or too old. Malformed, forged, wrong-channel, oversized and
-// out-of-window chunks get ValidationReject, which costs the sender score;
-// chunks that arrive while the channel is closing get ValidationIgnore.
-// Rejections are counted by reason (the sentinel's text) per channel and
-// per service. The chunks this node publishes pass the same window (Publish
-// checks it first and returns the precise error) and are not delivered back
-// to its own Next.
+// Whole chunks pass an inline topic validator, Open and then the live
+// window; a head on the partial path passes the window once its group ID,
+// signature and seq check. The window rejects a timestamp more than MaxAge
+// (60 s) old or ahead (clock skew), and a chunk more than Window (1024)
+// seqs behind the highest accepted unless its timestamp is newer than any
+// accepted: a restarted broadcaster numbers from 0 again, a replay cannot
+// be newer. Message IDs (pubsub) and forgotten group IDs (the engine) are
+// remembered for 2×MaxAge+10 s, the span in which a timestamp passes, so a
+// replay is a known duplicate or too old. Chunks arriving while their
+// channel closes are ignored. A node's own chunks never reach its Next.
 //
 // # Penalties
 //
-// Peer scoring counts invalid messages (P4, weight -20 per count squared)
-// against thresholds gossip -40, publish -80 and graylist -160: a peer that
-// sends three invalid chunks is graylisted, and its RPCs are ignored.
-// Positive score is capped at +15 (time in mesh up to +5, first deliveries
-// up to +10), so it cannot buy a third invalid chunk. Mesh delivery
-// penalties (P3) are off: in a sparse D=4 mesh, a downstream peer rarely
-// delivers first, and penalising that would prune honest relays. IP
-// colocation (P6) is off: households and carrier-grade NAT share addresses.
-// Broken IWANT promises (P7) are tolerated up to 10, since a congested home
-// uplink drops queued answers. Negative scores outlive a disconnection by
-// 30 minutes.
+// A provably bad part, head, group ID or undecodable RPC is rejected and
+// counted by reason, ends the handling of the rest of its RPC, counts
+// toward the blacklist and goes to gossipsub's scoring as an invalid
+// message (P4, by PeerFeedback from the enforce goroutine: it waits for
+// the event loop the engine runs on). Stale and future heads are only
+// counted: they depend on our clock. Whole chunks the validator rejects
+// cost P4 through pubsub. P4 is -20 per count squared against thresholds
+// gossip -40, publish -80 and graylist -160: three invalid messages
+// graylist a peer, and positive score, capped at +15 (time in mesh up to
+// +5, first deliveries of whole chunks up to +10), cannot buy a third.
+// After InvalidBeforeBlacklist (3) invalid messages, stale and future ones
+// aside, a peer is blacklisted for BlacklistFor (1 h), disconnected, hung
+// up on if it reconnects, and logged once with peer, channel and err.
 //
-// Independently, after InvalidBeforeBlacklist (3) provably invalid chunks
-// (anything but staleness, which depends on our clock) a peer is
-// blacklisted for BlacklistFor (1 h), disconnected, hung up on if it
-// reconnects, and logged once with peer, channel and err.
+// Scoring never sees partial messages, so the engine keeps an account: a
+// request left unanswered past the timeout costs a peer a point (once per
+// chunk, refunded if the answer comes late), a chunk answered (parts, head
+// or busy; an announcement is no answer) earns half a point back, and both
+// decay by decayFactor (0.97) a second. Past withholdSlack (2) each point
+// is withholdWeight (-5) of app score (P5, floor minAppScore, -100), so
+// gossipsub prunes the withholder from its mesh at the next heartbeat;
+// past distrustAt (4) it is asked nothing for distrustFor (1 min). P3 is
+// off (parts move on request; a mesh peer downstream rarely delivers
+// first), P6 too (households and carrier-grade NAT share addresses); P7
+// tolerates 10 broken IWANT promises; negative scores last 30 min.
 //
 // # Gossipsub parameters
 //
-//   - D=4, Dlo=3, Dhi=6 (Dscore 2, Dout 1): measured better than the
-//     default D=6 on every measure, on TCP (3.1 vs 5.4 copies of the stream
-//     per subscriber, p99 27 vs 40 ms) and on simulated home links (DESIGN §5).
-//   - Flood publishing off: with it the broadcaster sends each chunk to every
-//     topic peer (~10 copies of the stream, DESIGN §5); without it, to its
-//     mesh.
-//   - HistoryGossip 3, HistoryLength 6 at 1 s heartbeats: IHAVE advertises
-//     the last 3 s and the cache answers IWANT for 6 s, so the built-in
-//     repair path covers the playout delay.
-//   - Outbound queue 256 RPCs per peer, validation queue 256, subscription
-//     buffer and Next queue QueueLength (256): pubsub's 32 drop silently a
-//     few seconds into a burst (DESIGN §5a).
-//   - Max message size MaxMessageSize(MaxPayload) + 64 KiB for the RPC
-//     envelope. Pubsub signing is off (StrictNoSign, no author): the chunk
-//     carries the owner's signature. Peer exchange on prune is on, accepted
-//     from peers scoring at least 10 (DESIGN §4).
-//
-// Measured with TestAmplification (go test -run TestAmplification -v):
-// 30 nodes on a sparse graph, 4 Mbit/s in 64 KiB chunks, every chunk
-// delivered, 2.7–2.9 copies received per subscriber, 4–5 sent by the
-// publisher (DESIGN §5 measured 2.8 and 3.1 for the same settings).
+//   - D=8, Dlo=6, Dhi=12 (Dout 2, Dscore 4): the mesh carries announcements
+//     and requests, not copies, so a wide one is cheap and offers more
+//     parents (the prototype's 8, DESIGN §5). Flood publishing off.
+//   - HistoryGossip 3, HistoryLength 6 at 1 s heartbeats, IHAVE to every
+//     non-mesh topic peer (Dlazy 64, GossipFactor 1): the IHAVE/IWANT
+//     repair of whole chunks for legacy peers covers the playout delay.
+//   - Outbound and validation queues 256, subscription buffer and Next
+//     queue QueueLength (256): pubsub's 32 drop silently (DESIGN §5a). Max
+//     message size MaxMessageSize(MaxPayload) + 64 KiB; no pubsub signing
+//     (StrictNoSign, no author); peer exchange on prune, accepted from
+//     scores of 10 up; opportunistic grafting below a median of 2.
 //
 // # Counters
 //
-// A raw tracer counts outbound RPCs dropped because a peer's queue was full,
-// messages pubsub refused by reason (validation queue full, blacklisted
-// peer, ...), duplicates, and chunk copies sent. Chunks lost because a
-// reader was slow are counted per channel: pubsub's subscription drops
-// (our reader goroutine fell behind) and Next-queue drops (the caller did;
-// the oldest chunk goes, since a live reader wants the newest).
+// Service.Stats counts chunks accepted (whole or completed from parts),
+// rejects by reason, pubsub's refusals, whole-chunk copies, queue drops,
+// partial RPCs, bytes queued and the backlog; Channel.Stats the partial
+// path (parts, requests, timeouts, re-parentings, busy answers, shedding,
+// parents, children, slots). A full Next queue drops its oldest chunk: a
+// live reader wants the newest.
 //
 // # Goroutines
 //
-// Besides pubsub's own, which end with the Service's context, a Service runs
-// one goroutine that blacklists and disconnects peers and hangs up on
-// blacklisted peers that reconnect; each Channel runs one subscription
-// reader that moves validated chunks into its bounded Next queue at once.
-// Close on either cancels and waits for them.
+// The engine has none: it runs on pubsub's event loop, from OnIncomingRPC
+// or inside a function handed to PublishPartial (Channel.eval), so it
+// needs no lock, and sends through the extension's own PublishPartial
+// (pubsub.PublishPartial would wait for the loop it runs on). It hands
+// work out through channels it never blocks on. A Service runs enforce
+// (blacklists, disconnects, reports invalid parts to scoring) and dialLoop
+// (dials introduced peers, dialConcurrency (4) at a time, each for up to
+// dialTimeout, 10 s). A Channel runs read (whole chunks to the engine),
+// tick (its timers every tick, 20 ms; the topic's peers once a second),
+// legacyLoop, and one that marks the Channel done when those end. Pubsub's
+// own end with the Service's context. Close on either cancels and waits.
+//
+// # Measured
+//
+// TestAmplification (go test -run TestAmplification -v ./gossip): 30 nodes
+// on a sparse mocknet graph, 4 Mbit/s in 64 KiB chunks, every chunk
+// delivered, 1.00 copies of each part in per subscriber, 1.00 out of the
+// publisher (commit f962dd9). TestSimHome on home links, 20–80 ms one way,
+// a quarter of 50 viewers on 3 Mbit/s uplinks (GOSSIP_SIM_N=50
+// GOSSIP_SIM_DURATION=20s go test -run TestSimHome -v ./gossip): every
+// chunk delivered, p50 0.7–0.9 s, p99 1.2–1.6 s, 1.18–1.21 bytes in per
+// stream byte, broadcaster 1.37× the stream (commit 763216e, before
+// aa336b0 and f962dd9 changed seeds, repairs and joining).
+//
+// (figures from the benchmark suite: filled in after scripts/bench.sh)
 package gossip
