@@ -726,6 +726,11 @@ func (e *engine) improve() {
 		}
 		m.bm[bmSub].set(j)
 		m.flags |= metaHead
+		if e.heads == best.id {
+			// subscribe takes the heads flag as given: without it our
+			// heads parent would stop sending heads.
+			m.flags |= metaHeads
+		}
 		e.c.stats.reparents.Add(1)
 		return
 	}

@@ -72,9 +72,11 @@ func (e *engine) expireExtras() {
 		if p.extra == nil || p.extra.empty() || e.now.Sub(p.extraSince) < leaseFor {
 			continue
 		}
-		drop := p.extra
-		p.extra = nil
+		// unsubscribe clears p.extra bit by bit and counts e.extras down;
+		// it needs the set while it does.
+		drop := slices.Clone(p.extra)
 		e.unsubscribe(p, drop)
+		p.extra = nil
 		if l := e.latest(); l != nil {
 			e.queue(l.gid, p.id).metaFor().bm[bmDrop] = trim(drop)
 		}
