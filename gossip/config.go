@@ -120,8 +120,8 @@ const (
 	gossipThreshold   = -40.0 // 2 invalid chunks: no more gossip to or from it
 	publishThreshold  = -80.0
 	graylistThreshold = -160.0 // 3 invalid chunks: every RPC from it is ignored
-	acceptPXThreshold = 10.0
-	topicScoreCap     = 15.0 // positive score cannot buy more than 2 invalid chunks
+	acceptPXThreshold = 0.0    // see peerScoreThresholds
+	topicScoreCap     = 15.0   // positive score cannot buy more than 2 invalid chunks
 )
 
 func peerScoreParams(seenTTL time.Duration, app func(peer.ID) float64) *pubsub.PeerScoreParams {
@@ -150,9 +150,19 @@ func peerScoreParams(seenTTL time.Duration, app func(peer.ID) float64) *pubsub.P
 
 func peerScoreThresholds() *pubsub.PeerScoreThresholds {
 	return &pubsub.PeerScoreThresholds{
-		GossipThreshold:             gossipThreshold,
-		PublishThreshold:            publishThreshold,
-		GraylistThreshold:           graylistThreshold,
+		GossipThreshold:   gossipThreshold,
+		PublishThreshold:  publishThreshold,
+		GraylistThreshold: graylistThreshold,
+		// Peer exchange is how a joiner gets past a full mesh. A joiner
+		// knows the broadcaster and the few providers the DHT had (viewers
+		// provide once they play), and their meshes are at Dhi, so they
+		// prune its GRAFT with a list of their mesh peers. At 10, the
+		// joiner ignored that list (it has scored nobody yet) and sat
+		// outside every mesh until its next DHT lookup, 2–8 s later, in
+		// the benchmark's join storm. PX from any peer not scored negative
+		// is accepted: what the peers it names send is verified part by
+		// part like everything else, and the connection manager bounds
+		// how many we keep.
 		AcceptPXThreshold:           acceptPXThreshold,
 		OpportunisticGraftThreshold: 2,
 	}

@@ -93,6 +93,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 	}
 	s.trace.channels = &s.channels
 	s.trace.up = s.up
+	s.trace.log = cfg.Logger
 	s.ext = &partialmessages.PartialMessagesExtension[struct{}]{
 		Logger:        slog.New(warnHandler{cfg.Logger.Handler()}).With("system", "partial"),
 		OnIncomingRPC: s.onIncomingRPC,

@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"context"
+	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -124,8 +126,9 @@ func (s *Service) Stats() Stats {
 // tracer is pubsub's RawTracer. Pubsub calls it synchronously from its
 // event loop, so every method only counts.
 type tracer struct {
-	channels *sync.Map // topic → *Channel, for per-channel drops
-	up       *uplink   // nil in tests that drive the tracer alone
+	channels *sync.Map    // topic → *Channel, for per-channel drops
+	up       *uplink      // nil in tests that drive the tracer alone
+	log      *slog.Logger // mesh changes at debug level; nil: none
 
 	accepted, ignored, duplicates atomic.Uint64
 	sent                          atomic.Uint64
@@ -189,15 +192,25 @@ func (t *tracer) UndeliverableMessage(msg *pubsub.Message) {
 	}
 }
 
-func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
-func (t *tracer) Join(string)                              {}
-func (t *tracer) Leave(string)                             {}
-func (t *tracer) Graft(peer.ID, string)                    {}
-func (t *tracer) Prune(peer.ID, string)                    {}
-func (t *tracer) ValidateMessage(*pubsub.Message)          {}
-func (t *tracer) DeliverMessage(*pubsub.Message)           {}
-func (t *tracer) ThrottlePeer(peer.ID)                     {}
-func (t *tracer) RecvRPC(*pubsub.RPC)                      {}
+// debug logs a mesh event; pubsub's own logs say little about meshes,
+// and a node left out of every mesh is otherwise silent.
+func (t *tracer) debug(msg string, p peer.ID, topic string) {
+	if t.log != nil && t.log.Enabled(context.Background(), slog.LevelDebug) {
+		t.log.Debug(msg, "peer", short(p), "topic", topic)
+	}
+}
+
+func (t *tracer) OnNewOutboundStream(p peer.ID, proto protocol.ID) {
+	t.debug("pubsub stream", p, string(proto))
+}
+func (t *tracer) Join(string)                     {}
+func (t *tracer) Leave(string)                    {}
+func (t *tracer) Graft(p peer.ID, tp string)      { t.debug("graft", p, tp) }
+func (t *tracer) Prune(p peer.ID, tp string)      { t.debug("prune", p, tp) }
+func (t *tracer) ValidateMessage(*pubsub.Message) {}
+func (t *tracer) DeliverMessage(*pubsub.Message)  {}
+func (t *tracer) ThrottlePeer(peer.ID)            {}
+func (t *tracer) RecvRPC(*pubsub.RPC)             {}
 
 // Stats returns a snapshot of the channel's counters.
 func (c *Channel) Stats() ChannelStats {
