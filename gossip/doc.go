@@ -176,8 +176,7 @@
 // for every other index from making its own look typical. Early on the
 // source is the only announcer, so beyond one child per index it lends up
 // to one more copy's worth of subscriptions, each peer's for leaseFor
-// (4 s). (As written, expireExtras clears a peer's extra bits before
-// unsubscribing them, so an expired lease's share is never returned.)
+// (4 s); when a lease ends the children find other parents or ask again.
 //
 // # Joining
 //
@@ -293,8 +292,10 @@
 //   - Outbound and validation queues 256, subscription buffer and Next
 //     queue QueueLength (256): pubsub's 32 drop silently (DESIGN §5a). Max
 //     message size MaxMessageSize(MaxPayload) + 64 KiB; no pubsub signing
-//     (StrictNoSign, no author); peer exchange on prune, accepted from
-//     scores of 10 up; opportunistic grafting below a median of 2.
+//     (StrictNoSign, no author); peer exchange on prune, accepted from any
+//     peer not scored negative (a joiner has scored nobody, and PX is how
+//     it gets past the full meshes of the first peers it finds);
+//     opportunistic grafting below a median of 2.
 //
 // # Counters
 //
