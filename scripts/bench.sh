@@ -22,5 +22,7 @@ trap 'rm -f "$tmp"' EXIT
 	go test ./e2e -run '^$' -bench . -benchtime 1x -timeout 60m "$@"
 } | tee "$tmp"
 cp "$tmp" "$out"
-go run ./e2e/perfchart -in "$out" -md docs/PERFORMANCE.md -svg docs/perf.svg
+# docs/history/*.txt are past runs kept by hand, one per design of the
+# chunk path; the page sets them side by side.
+go run ./e2e/perfchart -in "$out" -md docs/PERFORMANCE.md -svg docs/perf.svg -history 'docs/history/*.txt'
 echo "wrote $out, docs/PERFORMANCE.md, docs/perf.svg"

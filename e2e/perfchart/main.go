@@ -8,11 +8,18 @@
 // The tables replace whatever sits between the page's
 // "<!-- bench:begin -->" and "<!-- bench:end -->" lines; the rest of the
 // page is prose and stays as written.
+//
+// With -history 'docs/history/*.txt' it also lays the kept outputs of past
+// runs (one file per design of the chunk path, named N-slug.txt) side by
+// side, one row per scenario and design, between "<!-- history:begin -->"
+// and "<!-- history:end -->", so the page shows what each change did
+// rather than only the latest figures.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +27,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,14 +38,15 @@ func main() {
 	in := flag.String("in", "docs/bench.txt", "benchmark output to read")
 	md := flag.String("md", "docs/PERFORMANCE.md", "page whose tables to replace (empty: none)")
 	svg := flag.String("svg", "docs/perf.svg", "chart to write (empty: none)")
+	history := flag.String("history", "", "past runs to set side by side in the page's history section: comma-separated files or globs, e.g. 'docs/history/*.txt' (with -md only)")
 	flag.Parse()
-	if err := run(*in, *md, *svg); err != nil {
+	if err := run(*in, *md, *svg, *history); err != nil {
 		fmt.Fprintln(os.Stderr, "perfchart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, md, svg string) error {
+func run(in, md, svg, history string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -55,9 +64,24 @@ func run(in, md, svg string) error {
 		if err != nil {
 			return err
 		}
-		out, err := splice(page, tables(res))
+		out, err := splice(page, tables(res), benchBegin, benchEnd)
 		if err != nil {
 			return fmt.Errorf("%s: %w", md, err)
+		}
+		if history != "" {
+			// Both sections are made before the page is written, so a
+			// broken history leaves the page as it was.
+			files, err := historyFiles(history)
+			if err != nil {
+				return err
+			}
+			runs, err := readHistory(files, filepath.Dir(md))
+			if err != nil {
+				return err
+			}
+			if out, err = splice(out, historyTable(runs), historyBegin, historyEnd); err != nil {
+				return fmt.Errorf("%s: %w", md, err)
+			}
 		}
 		if err := os.WriteFile(md, out, 0o644); err != nil {
 			return err
@@ -175,6 +199,16 @@ var (
 	}
 )
 
+// cell is a row's figure as the tables print it; "—" when the run did not
+// report it.
+func cell(r *row, c column) string {
+	v, ok := r.metrics[c.unit]
+	if !ok {
+		return "—"
+	}
+	return strconv.FormatFloat(v, 'f', c.digits, 64)
+}
+
 // tables renders the results as the page's tables.
 func tables(res results) []byte {
 	var b bytes.Buffer
@@ -203,12 +237,7 @@ func tables(res results) []byte {
 		for _, r := range res.rows {
 			fmt.Fprintf(&b, "| %s |", r.name())
 			for _, c := range cols {
-				v, ok := r.metrics[c.unit]
-				if !ok {
-					b.WriteString(" — |")
-					continue
-				}
-				fmt.Fprintf(&b, " %s |", strconv.FormatFloat(v, 'f', c.digits, 64))
+				fmt.Fprintf(&b, " %s |", cell(r, c))
 			}
 			b.WriteString("\n")
 		}
@@ -226,23 +255,193 @@ func tables(res results) []byte {
 }
 
 const (
-	beginMarker = "<!-- bench:begin -->"
-	endMarker   = "<!-- bench:end -->"
+	benchBegin   = "<!-- bench:begin -->"
+	benchEnd     = "<!-- bench:end -->"
+	historyBegin = "<!-- history:begin -->"
+	historyEnd   = "<!-- history:end -->"
 )
 
-// splice puts body between the page's markers.
-func splice(page, body []byte) ([]byte, error) {
-	i := bytes.Index(page, []byte(beginMarker))
-	j := bytes.Index(page, []byte(endMarker))
+// splice puts body between the page's begin and end markers.
+func splice(page, body []byte, begin, end string) ([]byte, error) {
+	i := bytes.Index(page, []byte(begin))
+	j := bytes.Index(page, []byte(end))
 	if i < 0 || j < i {
-		return nil, errors.New("no " + beginMarker + " … " + endMarker + " section")
+		return nil, errors.New("no " + begin + " … " + end + " section")
 	}
 	var out bytes.Buffer
-	out.Write(page[:i+len(beginMarker)])
+	out.Write(page[:i+len(begin)])
 	out.WriteString("\n")
 	out.Write(body)
 	out.Write(page[j:])
 	return out.Bytes(), nil
+}
+
+// design is a past run of the suite, kept as the figures of the chunk path
+// as it was then.
+type design struct {
+	link  string // the file, relative to the page
+	label string
+	res   results
+}
+
+// historyFiles expands -history: comma-separated files and globs, in the
+// order their names give (see historyOrder), each once.
+func historyFiles(spec string) ([]string, error) {
+	var files []string
+	for item := range strings.SplitSeq(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.ContainsAny(item, `*?[\`) {
+			files = append(files, item)
+			continue
+		}
+		m, err := filepath.Glob(item)
+		if err != nil {
+			return nil, fmt.Errorf("history %q: %w", item, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("history %q matches no file", item)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("history %q names no file", spec)
+	}
+	slices.SortFunc(files, historyOrder)
+	return slices.Compact(files), nil
+}
+
+// historyOrder sorts by file name, reading a leading number as a number,
+// so that 10-x.txt comes after 2-x.txt as the design it records does.
+func historyOrder(a, b string) int {
+	na, ra := leadingNumber(filepath.Base(a))
+	nb, rb := leadingNumber(filepath.Base(b))
+	return cmp.Or(cmp.Compare(na, nb), cmp.Compare(ra, rb), cmp.Compare(a, b))
+}
+
+// leadingNumber splits "12-slug.txt" into 12 and "-slug.txt"; a name that
+// does not start with a digit gives -1 and sorts first.
+func leadingNumber(name string) (int, string) {
+	end := 0
+	for end < len(name) && name[end] >= '0' && name[end] <= '9' {
+		end++
+	}
+	n, err := strconv.Atoi(name[:end])
+	if err != nil {
+		return -1, name
+	}
+	return n, name[end:]
+}
+
+// readHistory parses the history files; pageDir is the page's directory,
+// which the links in its history section are relative to.
+func readHistory(files []string, pageDir string) ([]design, error) {
+	var ds []design
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		res, err := parse(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		if len(res.rows) == 0 {
+			return nil, fmt.Errorf("%s holds no benchmark results", file)
+		}
+		link := filepath.ToSlash(file)
+		if rel, err := filepath.Rel(pageDir, file); err == nil {
+			link = filepath.ToSlash(rel)
+		}
+		ds = append(ds, design{link: link, label: designLabel(file, res.config), res: res})
+	}
+	return ds, nil
+}
+
+// designLabel names a past run: its "design:" line, else its file name
+// without the leading "N-" and the extension, then the commit measured.
+// Only the commit's first word: the rest is a note for whoever reads the
+// file, too long for a table cell.
+func designLabel(file string, config map[string]string) string {
+	label := strings.TrimSpace(config["design"])
+	if label == "" {
+		base := filepath.Base(file)
+		label = strings.TrimSuffix(base, filepath.Ext(base))
+		if n, rest := leadingNumber(label); n >= 0 && strings.HasPrefix(rest, "-") && len(rest) > 1 {
+			label = rest[1:]
+		}
+	}
+	if c := strings.Fields(config["commit"]); len(c) > 0 {
+		label += " (commit " + c[0] + ")"
+	}
+	return label
+}
+
+// historyUnits are the figures that tell designs apart; the page's own
+// tables carry the rest for the latest run.
+var historyUnits = []string{
+	"continuity", "startup-p50-ms", "delay-p50-ms", "delay-p99-ms",
+	"in-per-stream-byte", "src-up-per-stream-byte", "relay-up-per-stream-byte-max",
+	"cpu-ms-per-node-s", "heap-MB-per-node",
+}
+
+// historyColumns are historyUnits with the titles and digits of the page's
+// other tables, so the same figure reads the same in both.
+func historyColumns() []column {
+	all := slices.Concat(qualityColumns, costColumns)
+	var cols []column
+	for _, u := range historyUnits {
+		if i := slices.IndexFunc(all, func(c column) bool { return c.unit == u }); i >= 0 {
+			cols = append(cols, all[i])
+		}
+	}
+	return cols
+}
+
+// historyTable renders one table with a row per scenario and design:
+// scenarios in the order they first appear, designs in file order, a
+// scenario a run did not report left out for that run.
+func historyTable(ds []design) []byte {
+	var b bytes.Buffer
+	var from []string
+	for _, d := range ds {
+		from = append(from, fmt.Sprintf("[%s](%s)", d.link, d.link))
+	}
+	fmt.Fprintf(&b, "Read from %s.\n\n", strings.Join(from, ", "))
+	cols := historyColumns()
+	b.WriteString("| scenario | design |")
+	for _, c := range cols {
+		fmt.Fprintf(&b, " %s |", c.title)
+	}
+	b.WriteString("\n|---|---|")
+	for range cols {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	var scenarios []string
+	for _, d := range ds {
+		for _, r := range d.res.rows {
+			if !slices.Contains(scenarios, r.name()) {
+				scenarios = append(scenarios, r.name())
+			}
+		}
+	}
+	for _, s := range scenarios {
+		for _, d := range ds {
+			i := slices.IndexFunc(d.res.rows, func(r *row) bool { return r.name() == s })
+			if i < 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s |", s, strings.ReplaceAll(d.label, "|", `\|`))
+			for _, c := range cols {
+				fmt.Fprintf(&b, " %s |", cell(d.res.rows[i], c))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.Bytes()
 }
 
 // series is one line of a panel.
