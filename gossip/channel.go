@@ -334,7 +334,8 @@ func (c *Channel) Publish(ctx context.Context, chunk p2ptvd.Chunk, key ed25519.P
 	return nil
 }
 
-// Next returns the next verified chunk from the mesh, in arrival order.
+// Next returns the next verified chunk from the mesh, in the order chunks
+// complete (a joiner's first batch in seq order, from a random-access chunk).
 func (c *Channel) Next(ctx context.Context) (p2ptvd.Chunk, error) {
 	if c.closing.Load() {
 		return p2ptvd.Chunk{}, ErrClosed

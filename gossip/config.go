@@ -179,9 +179,10 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 		FirstMessageDeliveriesWeight: 0.5,
 		FirstMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(2 * time.Minute),
 		FirstMessageDeliveriesCap:    20,
-		// P3/P3b off: in a sparse mesh with D=4 a mesh peer downstream of us
-		// rarely delivers a chunk first, and penalising it for that would
-		// prune honest relays. Delivery is the buffer's business.
+		// P3/P3b off: chunks move as parts along per-index trees, so most
+		// mesh peers never deliver a whole message at all, and penalising
+		// them for that would prune honest relays. Peers that announce and
+		// never deliver are scored by the engine (the app-specific score).
 		// P4: invalid chunks, remembered for tens of minutes.
 		InvalidMessageDeliveriesWeight: invalidWeight,
 		InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(30 * time.Minute),

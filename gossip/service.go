@@ -298,8 +298,8 @@ func (s *Service) noteInvalid(p peer.ID, ch p2ptvd.ChannelID, err error) {
 }
 
 // enforce blacklists and disconnects the peers noteInvalid queued, and
-// hangs up on blacklisted peers that connect again. It is the Service's
-// one goroutine of its own.
+// hangs up on blacklisted peers that connect again. It is one of the
+// Service's two goroutines of its own; dialLoop is the other.
 func (s *Service) enforce(ctx context.Context, sub event.Subscription) {
 	defer s.wg.Done()
 	defer sub.Close()

@@ -30,8 +30,9 @@ type Stats struct {
 	RouterRejects map[string]uint64
 	// Duplicates counts copies of chunks already seen.
 	Duplicates uint64
-	// Sent counts chunk copies queued to peers: relayed, published, and
-	// answers to IWANT. Sent ÷ chunks is this node's upload amplification.
+	// Sent counts whole-chunk copies queued to peers: published or relayed
+	// to peers without partial messages, and answers to IWANT. The
+	// partial-message path counts parts instead (ChannelStats.PartsSent).
 	Sent uint64
 	// DroppedRPCs counts outbound RPCs dropped because a peer's queue was
 	// full or gone; DroppedChunks counts the chunks they carried.
