@@ -141,10 +141,7 @@
 // Depth is 0 at the source and one more than the acked parent's at a
 // relay. A new parent is chosen as above, preferring the shallow (each hop
 // is a link's latency and a place in a queue), free slots, and peers that
-// did not decline lately; a peer that advertises no free slot (in its
-// announcements or its last subscription answer) is asked only when no
-// announcer has room, since it would decline and leave the index without
-// a parent for another round. A part still missing reparentAfter (300 ms, the
+// did not decline lately. A part still missing reparentAfter (300 ms, the
 // prototype's, DESIGN §5) after its chunk was first heard of is asked
 // elsewhere and its parent's late count grows by one, halving with each
 // part brought on time; past lateLimit (2.5), three late chunks in a row,

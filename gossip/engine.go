@@ -230,7 +230,7 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 		p.busyUntil = e.now.Add(busyFor)
 		e.debug("busy", "peer", short(from), "seq", seq)
 	}
-	if m.bm[bmHave] != nil || m.bm[bmAck] != nil {
+	if m.bm[bmHave] != nil {
 		p.free = m.free
 	}
 	if m.flags&metaPeers != 0 {

@@ -561,9 +561,6 @@ func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub boo
 				score -= 8
 			}
 			score += float64(min(p.free, 8)) / 4
-			if p.free == 0 {
-				score -= 30 // it would decline: a parent must have room
-			}
 		}
 		if best == nil || score > bestScore {
 			best, bestScore = p, score
