@@ -170,10 +170,19 @@ func (e *engine) debug(msg string, args ...any) {
 	}
 }
 
-func short(p peer.ID) string {
-	s := p.String()
+// shortID is a peer ID as logs print it: its last 6 characters. The
+// base58 encoding is done only when a line is written, not on every part,
+// request and answer the engine handles with debug logging off.
+type shortID peer.ID
+
+func short(p peer.ID) shortID { return shortID(p) }
+
+func (p shortID) String() string {
+	s := peer.ID(p).String()
 	return s[max(0, len(s)-6):]
 }
+
+func (p shortID) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 func (e *engine) peer(p peer.ID) *peerInfo {
 	pi := e.peers[p]

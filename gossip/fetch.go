@@ -415,7 +415,7 @@ func (e *engine) pump(g *group) {
 			g.headAsk, g.headFrom = e.now, id
 		}
 		e.asked(g, id)
-		e.debug("request", "seq", g.seq, "want", fmt.Sprintf("%08b", []byte(b.want)), "sub", fmt.Sprintf("%08b", []byte(b.sub)), "peer", short(id), "head", m.flags&metaHead == 0)
+		e.debug("request", "seq", g.seq, "want", b.want, "sub", b.sub, "peer", short(id), "head", m.flags&metaHead == 0)
 	}
 }
 

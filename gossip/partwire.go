@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/bits"
 )
 
@@ -54,6 +55,9 @@ func groupSeq(gid string) (uint64, bool) {
 type bitmap []byte
 
 func newBitmap(n int) bitmap { return make(bitmap, (n+7)/8) }
+
+// LogValue prints b as its bytes in binary, formatted only when logged.
+func (b bitmap) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%08b", []byte(b))) }
 
 func (b bitmap) has(i int) bool {
 	return i >= 0 && i/8 < len(b) && b[i/8]&(1<<(i%8)) != 0

@@ -1,7 +1,6 @@
 package gossip
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -219,11 +218,12 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 	if needHead && g.head != nil && !gp.sentHead {
 		bytes += len(g.head)
 	}
-	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", fmt.Sprintf("%08b", []byte(want)), "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", e.busyFor(p, bytes))
+	busy := e.busyFor(p, bytes)
+	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", want, "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", busy)
 	if e.source {
 		e.noteRepair(p.id, parts)
 	}
-	if e.busyFor(p, bytes) {
+	if busy {
 		m.flags |= metaBusy
 		gp.deferred = nil
 		e.c.stats.busy.Add(1)
