@@ -225,15 +225,7 @@ func tables(res results) []byte {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString("| scenario |")
-		for _, c := range cols {
-			fmt.Fprintf(&b, " %s |", c.title)
-		}
-		b.WriteString("\n|---|")
-		for range cols {
-			b.WriteString("---:|")
-		}
-		b.WriteString("\n")
+		tableHead(&b, []string{"scenario"}, cols)
 		for _, r := range res.rows {
 			fmt.Fprintf(&b, "| %s |", r.name())
 			for _, c := range cols {
@@ -411,15 +403,7 @@ func historyTable(ds []design) []byte {
 	}
 	fmt.Fprintf(&b, "Read from %s.\n\n", strings.Join(from, ", "))
 	cols := historyColumns()
-	b.WriteString("| scenario | design |")
-	for _, c := range cols {
-		fmt.Fprintf(&b, " %s |", c.title)
-	}
-	b.WriteString("\n|---|---|")
-	for range cols {
-		b.WriteString("---:|")
-	}
-	b.WriteString("\n")
+	tableHead(&b, []string{"scenario", "design"}, cols)
 	var scenarios []string
 	for _, d := range ds {
 		for _, r := range d.res.rows {
@@ -619,4 +603,20 @@ func yTicks(p panel) []float64 {
 		ts = append(ts, p.lo+(p.hi-p.lo)*float64(i)/4)
 	}
 	return ts
+}
+
+// tableHead writes a markdown table's header: the lead columns (text, left
+// aligned) and then cols (numbers, right aligned).
+func tableHead(b *bytes.Buffer, lead []string, cols []column) {
+	b.WriteString("|")
+	for _, l := range lead {
+		fmt.Fprintf(b, " %s |", l)
+	}
+	for _, c := range cols {
+		fmt.Fprintf(b, " %s |", c.title)
+	}
+	b.WriteString("\n|")
+	b.WriteString(strings.Repeat("---|", len(lead)))
+	b.WriteString(strings.Repeat("---:|", len(cols)))
+	b.WriteString("\n")
 }
