@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/p2ptv/p2ptvd"
 	"github.com/p2ptv/p2ptvd/buffer"
+	"github.com/p2ptv/p2ptvd/gossip"
 	"github.com/p2ptv/p2ptvd/node"
 )
 
@@ -51,6 +53,9 @@ type nodeViewer struct {
 
 	chMu sync.Mutex
 	ch   *node.Channel
+
+	mesh  gossip.ChannelStats // at the end
+	whole gossip.Stats
 }
 
 // benchChannel runs a channel scenario with the node code the daemon runs:
@@ -140,7 +145,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 			}
 			time.Sleep(time.Until(next))
 			if v := pickWatching(&mu, &present, rng); v != nil {
-				v.finish(v.playout())
+				v.end()
 				v.cancel()
 				env.leave(v.node, v.c, k%2 == 1)
 			}
@@ -163,7 +168,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	joins.Wait()
 	mu.Lock()
 	for _, v := range present {
-		v.finish(v.playout())
+		v.end()
 	}
 	mu.Unlock()
 	heap := liveHeap()
@@ -181,6 +186,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	}
 	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
+	r.notes = append(r.notes, meshNote(viewers))
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
@@ -195,6 +201,46 @@ func (v *nodeViewer) playout() *buffer.Playout {
 		return nil
 	}
 	return v.ch.Playout()
+}
+
+// end finishes the viewer and keeps its mesh counters for meshNote.
+func (v *nodeViewer) end() {
+	v.finish(v.playout())
+	v.chMu.Lock()
+	defer v.chMu.Unlock()
+	if v.ch != nil {
+		v.mesh = v.ch.Stats().Gossip
+	}
+	v.whole = v.node.GossipStats()
+}
+
+// meshNote sums the viewers' mesh counters into one line of the log: where
+// a run's bytes and delays went (parts new and duplicate, whole chunks,
+// requests and what became of them).
+func meshNote(vs []*nodeViewer) string {
+	var g gossip.ChannelStats
+	var w gossip.Stats
+	for _, v := range vs {
+		m := v.mesh
+		g.PartsReceived += m.PartsReceived
+		g.DuplicateParts += m.DuplicateParts
+		g.PartsSent += m.PartsSent
+		g.Requests += m.Requests
+		g.RequestTimeouts += m.RequestTimeouts
+		g.Reparents += m.Reparents
+		g.Announces += m.Announces
+		g.Busy += m.Busy
+		g.Shed += m.Shed
+		g.LegacyDrops += m.LegacyDrops
+		w.Sent += v.whole.Sent
+		w.Duplicates += v.whole.Duplicates
+		w.PartialRPCs += v.whole.PartialRPCs
+		w.DroppedRPCs += v.whole.DroppedRPCs
+	}
+	return fmt.Sprintf("viewers' mesh: parts in %d (+%d duplicate), out %d; requests %d (%d timed out, %d busy); "+
+		"re-parentings %d, shed %d; announcements %d; whole chunks out %d (+%d duplicate in); partial RPCs %d, dropped RPCs %d",
+		g.PartsReceived, g.DuplicateParts, g.PartsSent, g.Requests, g.RequestTimeouts, g.Busy,
+		g.Reparents, g.Shed, g.Announces, w.Sent, w.Duplicates, w.PartialRPCs, w.DroppedRPCs)
 }
 
 // join joins the channel, retrying every second until end as a user would
