@@ -47,7 +47,15 @@ type Channel struct {
 	subDrops, queueDrops atomic.Uint64
 	rejected             reasonCounts
 	stats                partialCounts
+
+	// playhead is the reader's next seq plus one (0: not playing yet).
+	playhead atomic.Uint64
 }
+
+// Playing tells the channel where its reader plays: next is the seq it
+// plays next. Chunks before it are no longer fetched, since the reader
+// has played or skipped them; what is held of them is still served.
+func (c *Channel) Playing(next uint64) { c.playhead.Store(next + 1) }
 
 // partialCounts are the engine's counters, read by Stats.
 type partialCounts struct {

@@ -123,8 +123,10 @@
 // and maxUnverifiedPerPeer (32), so made-up group IDs cost little (the
 // extension's own limits are raised to 4096 per topic, 256 per peer). A
 // chunk is pursued for giveUp (5 s) after first heard of, not once
-// staleAfter (5 s) of stream time (and 8 seqs) behind; it is kept for keep
-// (10 s) to serve others.
+// staleAfter (5 s) of stream time (and 8 seqs) behind, and not once the
+// reader has played or skipped it (Channel.Playing; the node reports its
+// buffer's playhead): fetching it then only takes upload from chunks still
+// to be played. A chunk is kept for keep (10 s) to serve others.
 //
 // # Standing subscriptions and the tree
 //
@@ -193,8 +195,9 @@
 // goes to Next with the complete chunks after it in seq order, those
 // before it are dropped. Fed in arrival order, the buffer would start at
 // the first keyframe chunk to arrive and skip what of its GOP was still on
-// the way. With no start after startupWait (3 s), all it holds goes out in
-// order.
+// the way. With no start after startupWait (3 s), it starts at the newest
+// random-access chunk it holds, gaps or not (an older one would start the
+// buffer further behind), or with all it holds if it holds none.
 //
 // # Upload
 //

@@ -310,7 +310,7 @@ func (e *engine) ensureHeads() {
 // (and so replace a parent): the live edge says who is fast now, while
 // repairing an older chunk says nothing about the tree.
 func (e *engine) pump(g *group) {
-	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) {
+	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) || e.played(g.seq) {
 		return
 	}
 	late := e.now.Sub(g.first) >= e.t.reparentAfter
@@ -461,6 +461,14 @@ func (e *engine) answered(g *group, gp *groupPeer, p *peerInfo) {
 func (e *engine) live(seq uint64) bool {
 	high, ok := e.c.window.high()
 	return !ok || seq+2 >= high
+}
+
+// played reports whether the reader has played or skipped seq (see
+// Channel.Playing): fetching it would only take upload from chunks still
+// to be played, here and at the peer asked.
+func (e *engine) played(seq uint64) bool {
+	h := e.c.playhead.Load()
+	return h > 0 && seq+1 < h
 }
 
 // stale reports whether seq is too far behind the live edge to be worth
@@ -646,7 +654,15 @@ func (e *engine) tryStart() {
 		if e.now.Sub(e.startWait) < e.t.startupWait {
 			return
 		}
+		// The newest random-access chunk held, gaps or not: an older one
+		// would start the buffer further behind the source.
 		start = 0
+		for i := len(held) - 1; i >= 0; i-- {
+			if held[i].rap {
+				start = i
+				break
+			}
+		}
 	}
 	e.started = true
 	e.debug("started", "seq", held[start].seq, "held", len(held), "waited", e.now.Sub(e.startWait))

@@ -572,3 +572,39 @@ func (f msgFilter) Handle(ctx context.Context, r slog.Record) error {
 func (f msgFilter) WithAttrs(as []slog.Attr) slog.Handler {
 	return msgFilter{f.Handler.WithAttrs(as), f.words}
 }
+
+// TestPlayingStopsFetching: chunks the reader has played or skipped are
+// not fetched. On the line publisher—relay—viewer, the viewer must ask
+// the relay for every part; told it plays from seq 10 on, it asks for none
+// of the chunks before and gets every one after, while the relay gets all.
+func TestPlayingStopsFetching(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		const n, from, size = 20, 10, 20 << 10
+		edges := [][2]int{{0, 1}, {1, 2}}
+		tn := newTestNet(t, 3, Config{})
+		tn.connect(edges...)
+		tc := newTestChannel(t, "playing")
+		chans := tn.join(tc.m)
+		waitTopicPeers(t, func(i int) []peer.ID { return chans[i].Peers() }, tn.neighbours(edges))
+		chans[2].Playing(from)
+
+		var relay, viewer []uint64
+		var relayErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { relay, relayErr = collectWhole(chans[1], n, size, 30*time.Second) })
+		wg.Go(func() { viewer, _ = collectUntil(chans[2], n-from, size, 30*time.Second, true) })
+		stream(t, chans[0], tc, n, size, 100*time.Millisecond)
+		wg.Wait()
+
+		if relayErr != nil || !slices.Equal(relay, seqRange(n)) {
+			t.Errorf("relay got %v, %v; want 0..%d", relay, relayErr, n-1)
+		}
+		want := seqRange(n)[from:]
+		if !slices.Equal(viewer, want) {
+			t.Errorf("viewer got %v, want %v", viewer, want)
+		}
+		if st := chans[2].Stats(); st.PartsReceived != uint64((n-from)*((size+PartSize-1)/PartSize)) {
+			t.Errorf("viewer received %d parts, want %d: only those of chunks from %d on", st.PartsReceived, (n-from)*((size+PartSize-1)/PartSize), from)
+		}
+	})
+}

@@ -354,7 +354,11 @@ func (c *Channel) receive(ctx context.Context) error {
 			return fmt.Errorf("receive: %w", err)
 		}
 		c.playout.Push(chunk)
-		if stop == nil && c.playout.Stats().Started {
+		st := c.playout.Stats()
+		if st.Started {
+			c.mesh.Playing(st.NextSeq)
+		}
+		if stop == nil && st.Started {
 			stop = func() {}
 			if c.n.cfg.ConsumeOnly {
 				// Not providing keeps later joiners from picking this node
