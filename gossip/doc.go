@@ -195,7 +195,7 @@
 // goes to Next with the complete chunks after it in seq order, those
 // before it are dropped. Fed in arrival order, the buffer would start at
 // the first keyframe chunk to arrive and skip what of its GOP was still on
-// the way. With no start after startupWait (3 s), it starts at the newest
+// the way. With no start after startupWait (1.5 s), it starts at the newest
 // random-access chunk it holds, gaps or not (an older one would start the
 // buffer further behind), or with all it holds if it holds none.
 //
@@ -217,7 +217,16 @@
 // nothing sent) while the backlog is over busyAfter (150 ms) of draining,
 // the asker's queue holds over maxPeerBacklog (64 KiB), or the source's
 // repair allowance is spent; only then does a relay say busy, which in
-// every announcement would turn everyone away. With ConsumeOnly a node has
+// every announcement would turn everyone away. A relay answers a request
+// for a chunk behind the live edge (more than two seqs behind its newest:
+// a joiner's GOP, the repair of a late chunk) only while its backlog is
+// under catchUpBacklog (16 KiB), and from an allowance of catchUpShare
+// (0.25) of the stream rate (a bucket of one second's worth); else it says
+// busy. Such answers queue in front of live pushes that cannot be
+// reordered: in the launch storm of ChannelSim/N=200 most parts asked for
+// were over 1.5 s old, and serving them made every live part late
+// (continuity 0.73–0.75 before, 0.91 with both limits; the joiner's start
+// waits longer, see docs/PERFORMANCE.md). With ConsumeOnly a node has
 // no slots, says busy in all it sends and never announces, but fetches and
 // subscribes (TestConsumeOnly).
 //

@@ -35,6 +35,8 @@ type tuning struct {
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering requests
+	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
+	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
 }
 
 func defaultTuning() tuning {
@@ -53,9 +55,11 @@ func defaultTuning() tuning {
 		busyAfter:      150 * time.Millisecond,
 		partsPerRPC:    2,
 		lookAhead:      256,
-		startupWait:    3 * time.Second,
+		startupWait:    1500 * time.Millisecond,
 		staleAfter:     5 * time.Second,
 		sourceRepair:   0.4,
+		catchUpBacklog: 16 << 10,
+		catchUpShare:   0.25,
 	}
 }
 
@@ -133,6 +137,7 @@ type engine struct {
 	chunkDur    time.Duration // chunks' mean duration, from their heads
 	rate        rateMeter
 	srcTokens   float64       // the source's allowance for answering requests, bytes
+	catchUp     float64       // a relay's allowance for chunks behind the live edge, bytes
 	repairs     []repairCount // the source: parts asked of it per index (see noteRepair)
 	seedSince   []time.Time   // the source: when each index got its seed
 	extras      int           // the source: extra children's subscriptions

@@ -188,6 +188,22 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 	return false
 }
 
+// spendCatchUp reports whether a relay may answer now with bytes of a
+// chunk behind the live edge (a joiner's GOP, a late chunk's repair), and
+// takes them from its allowance if so. Such answers queue in front of the
+// live pushes, which cannot be reordered once queued, so they go only
+// through an idle uplink (backlog under catchUpBacklog) and at most
+// catchUpShare of the stream rate: in a launch storm, catching up was most
+// of what viewers asked for, and it made every live part late.
+func (e *engine) spendCatchUp(bytes int) bool {
+	backlog, _ := e.c.s.up.state()
+	if backlog > e.t.catchUpBacklog || e.catchUp < float64(bytes) {
+		return false
+	}
+	e.catchUp -= float64(bytes)
+	return true
+}
+
 // serve answers a request for parts (and maybe the head) of g. Parts we do
 // not hold yet are sent when they arrive.
 func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
@@ -219,6 +235,9 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 		bytes += len(g.head)
 	}
 	busy := e.busyFor(p, bytes)
+	if !busy && !e.source && !e.live(g.seq) {
+		busy = !e.spendCatchUp(bytes)
+	}
 	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", want, "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", busy)
 	if e.source {
 		e.noteRepair(p.id, parts)
@@ -390,6 +409,7 @@ func (e *engine) checkUpload() {
 			e.overloaded = 0
 		}
 	}
+	e.catchUp = min(e.catchUp+e.t.catchUpShare*rate*dt, e.t.catchUpShare*rate)
 	if e.used > e.slots && !e.source {
 		e.shed(e.used - e.slots)
 	}

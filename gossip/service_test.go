@@ -608,3 +608,64 @@ func TestPlayingStopsFetching(t *testing.T) {
 		}
 	})
 }
+
+// TestCatchUpAllowance: a relay answers requests for chunks behind the
+// live edge (here a joiner's whole GOP) from an allowance of catchUpShare
+// of the stream rate, so catching up cannot crowd out live parts on its
+// uplink. With the allowance and the backlog limit lifted, the joiner gets
+// the GOP as fast as it asks.
+func TestCatchUpAllowance(t *testing.T) {
+	const n, size = 30, 64 << 10
+	parts := n * partCount(size)
+	for _, tt := range []struct {
+		name     string
+		share    float64
+		min, max int // parts the joiner holds 3 s after it meets the relay
+	}{
+		// A share of 0.05 (the default's fifth, to set it well apart from
+		// what the joiner gets without): 3 live chunks, then 3 s of 0.05 ×
+		// 4 Mbit/s (the rate floor with no manifest bitrate) on top of a
+		// full bucket of 1 s: 24 + 13 parts.
+		{"allowance", 0.05, 24, 24 + 13},
+		// Far more: up to all it still wants, the chunks within
+		// staleAfter of the newest (5 s of 250 ms chunks), 21 of the 30;
+		// how many within 3 s depends on its own request pacing (82 to
+		// 152 parts in 40 runs).
+		{"unlimited", 1000, 64, parts},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				tn := newTestNet(t, 3, Config{})
+				tn.svcs[1].tuning.catchUpShare = tt.share
+				if tt.share > 1 {
+					tn.svcs[1].tuning.catchUpBacklog = 1 << 30
+				}
+				tn.connect([2]int{0, 1})
+				tc := newTestChannel(t, "catch up")
+				chans := tn.join(tc.m)
+				waitTopicPeers(t, func(i int) []peer.ID { return chans[i].Peers() }, tn.neighbours([][2]int{{0, 1}}))
+				for i := range n {
+					c := tc.chunk(uint64(i), size, time.Now())
+					if i > 0 {
+						c.Flags = 0 // one GOP: only the first chunk is a random-access point
+					}
+					if err := chans[0].Publish(context.Background(), c, tc.key); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if _, err := collectWhole(chans[1], n, size, 10*time.Second); err != nil {
+					t.Fatalf("relay: %v", err)
+				}
+				tn.connect([2]int{1, 2})
+				waitTopicPeers(t, func(i int) []peer.ID { return chans[i].Peers() }, tn.neighbours([][2]int{{1, 2}}))
+				time.Sleep(time.Second) // waitTopicPeers waited 2 s of the 3
+				got := int(chans[2].Stats().PartsReceived)
+				t.Logf("the joiner holds %d of the GOP's %d parts 3 s after it met the relay", got, parts)
+				if got < tt.min || got > tt.max {
+					t.Errorf("joiner holds %d parts, want %d..%d", got, tt.min, tt.max)
+				}
+			})
+		})
+	}
+}
