@@ -218,15 +218,15 @@
 // the asker's queue holds over maxPeerBacklog (64 KiB), or the source's
 // repair allowance is spent; only then does a relay say busy, which in
 // every announcement would turn everyone away. A relay answers a request
-// for a chunk behind the live edge (more than two seqs behind its newest:
-// a joiner's GOP, the repair of a late chunk) only while its backlog is
-// under catchUpBacklog (16 KiB), and from an allowance of catchUpShare
-// (0.25) of the stream rate (a bucket of one second's worth); else it says
-// busy. Such answers queue in front of live pushes that cannot be
-// reordered: in the launch storm of ChannelSim/N=200 most parts asked for
-// were over 1.5 s old, and serving them made every live part late
-// (continuity 0.73–0.75 before, 0.91 with both limits; the joiner's start
-// waits longer, see docs/PERFORMANCE.md). With ConsumeOnly a node has
+// for a chunk behind the live edge (over catchUpBehind, 750 ms of stream
+// time, behind its newest: a joiner's GOP, a chunk long late) only while
+// its backlog is under catchUpBacklog (16 KiB), and from an allowance of
+// catchUpShare (0.25) of the stream rate (a bucket of one second's worth);
+// else it says busy, and the asker asks it for no such chunk for busyFor
+// but still for live ones. Such answers queue in front of live pushes that
+// cannot be reordered: in the launch storm of ChannelSim/N=200 most parts
+// asked for were over 1.5 s old, and serving them made every live part
+// late (docs/PERFORMANCE.md has the figures). With ConsumeOnly a node has
 // no slots, says busy in all it sends and never announces, but fetches and
 // subscribes (TestConsumeOnly).
 //

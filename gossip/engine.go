@@ -37,6 +37,7 @@ type tuning struct {
 	sourceRepair   float64       // share of the stream rate the source spends answering requests
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
+	catchUpBehind  time.Duration // of stream time: a chunk further behind the newest is behind the live edge
 }
 
 func defaultTuning() tuning {
@@ -60,6 +61,7 @@ func defaultTuning() tuning {
 		sourceRepair:   0.4,
 		catchUpBacklog: 16 << 10,
 		catchUpShare:   0.25,
+		catchUpBehind:  750 * time.Millisecond,
 	}
 }
 
@@ -241,7 +243,14 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	}
 	busy := m.flags&metaBusy != 0
 	if busy {
-		p.busyUntil = e.now.Add(busyFor)
+		// A busy answer to a request behind the live edge may only mean
+		// the peer keeps its upload for the live parts (spendCatchUp):
+		// ask it for those still.
+		if e.behind(seq) {
+			p.busyBehindUntil = e.now.Add(busyFor)
+		} else {
+			p.busyUntil = e.now.Add(busyFor)
+		}
 		e.debug("busy", "peer", short(from), "seq", seq)
 	}
 	if m.bm[bmHave] != nil {

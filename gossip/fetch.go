@@ -463,6 +463,18 @@ func (e *engine) live(seq uint64) bool {
 	return !ok || seq+2 >= high
 }
 
+// behind reports whether seq is behind the live edge for the catch-up
+// rules (spendCatchUp): more than catchUpBehind of stream time, by the
+// chunks' durations, behind the newest verified. Repairs of the last
+// moments are live work: under loss most chunks need one.
+func (e *engine) behind(seq uint64) bool {
+	high, ok := e.c.window.high()
+	if !ok || seq >= high {
+		return false
+	}
+	return time.Duration(high-seq)*max(e.chunkDur, 10*time.Millisecond) > e.t.catchUpBehind
+}
+
 // played reports whether the reader has played or skipped seq (see
 // Channel.Playing): fetching it would only take upload from chunks still
 // to be played, here and at the peer asked.
@@ -547,6 +559,9 @@ func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub boo
 		}
 		p := e.peers[id]
 		if p == nil || !p.usable(e.now) || containsPeer(tried, id) {
+			continue
+		}
+		if e.now.Before(p.busyBehindUntil) && e.behind(g.seq) {
 			continue
 		}
 		if !live && p.outstanding >= maxOutstanding {

@@ -26,6 +26,9 @@ type peerInfo struct {
 	free      uint8     // spare subscription slots it advertised
 	depth     []byte    // its hops from the source per index, as it last said
 	busyUntil time.Time // it said busy: ask others until then
+	// busyBehindUntil: it said busy to a request for a chunk behind the
+	// live edge; ask others for such chunks until then.
+	busyBehindUntil time.Time
 
 	// Our view of it, decaying (see decay): groups whose requests it
 	// answered, duplicates it sent, groups whose requests it left

@@ -235,7 +235,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 		bytes += len(g.head)
 	}
 	busy := e.busyFor(p, bytes)
-	if !busy && !e.source && !e.live(g.seq) {
+	if !busy && !e.source && e.behind(g.seq) {
 		busy = !e.spendCatchUp(bytes)
 	}
 	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", want, "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", busy)

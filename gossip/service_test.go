@@ -636,6 +636,11 @@ func TestCatchUpAllowance(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
 				tn := newTestNet(t, 3, Config{})
+				for _, s := range tn.svcs {
+					// Behind the live edge: over two 250 ms chunks behind the
+					// newest, so all but the last 3 of the GOP.
+					s.tuning.catchUpBehind = 500 * time.Millisecond
+				}
 				tn.svcs[1].tuning.catchUpShare = tt.share
 				if tt.share > 1 {
 					tn.svcs[1].tuning.catchUpBacklog = 1 << 30
