@@ -629,8 +629,8 @@ func TestCatchUpAllowance(t *testing.T) {
 		{"allowance", 0.05, 24, 24 + 13},
 		// Far more: up to all it still wants, the chunks within
 		// staleAfter of the newest (5 s of 250 ms chunks), 21 of the 30;
-		// how many within 3 s depends on its own request pacing (82 to
-		// 152 parts in 40 runs).
+		// how many within 3 s depends on its own request pacing (104 to
+		// 152 parts in 30 runs).
 		{"unlimited", 1000, 64, parts},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
