@@ -464,15 +464,23 @@ func (e *engine) live(seq uint64) bool {
 }
 
 // behind reports whether seq is behind the live edge for the catch-up
-// rules (spendCatchUp): more than catchUpBehind of stream time, by the
-// chunks' durations, behind the newest verified. Repairs of the last
-// moments are live work: under loss most chunks need one.
+// rules (spendCatchUp): more than catchUpBehind of stream time behind the
+// newest verified. Repairs of the last moments are live work: under loss
+// most chunks need one.
 func (e *engine) behind(seq uint64) bool {
+	d, _ := e.lagOf(seq)
+	return d > e.t.catchUpBehind
+}
+
+// lagOf is how far seq is behind the newest verified chunk: in stream
+// time, by the chunks' mean duration, and in seqs (0 if it is not).
+func (e *engine) lagOf(seq uint64) (time.Duration, uint64) {
 	high, ok := e.c.window.high()
 	if !ok || seq >= high {
-		return false
+		return 0, 0
 	}
-	return time.Duration(high-seq)*max(e.chunkDur, 10*time.Millisecond) > e.t.catchUpBehind
+	n := high - seq
+	return time.Duration(n) * max(e.chunkDur, 10*time.Millisecond), n
 }
 
 // played reports whether the reader has played or skipped seq (see
@@ -484,14 +492,10 @@ func (e *engine) played(seq uint64) bool {
 }
 
 // stale reports whether seq is too far behind the live edge to be worth
-// fetching: more than staleAfter of stream time, by the chunks' durations.
+// fetching: more than staleAfter of stream time, and more than 8 seqs.
 func (e *engine) stale(seq uint64) bool {
-	high, ok := e.c.window.high()
-	if !ok || seq >= high {
-		return false
-	}
-	behind := uint64(e.t.staleAfter / max(e.chunkDur, 10*time.Millisecond))
-	return high-seq > max(behind, 8)
+	d, n := e.lagOf(seq)
+	return d > e.t.staleAfter && n > 8
 }
 
 // pumpHead asks for g's head when parts wait for it, or when the group was
@@ -544,6 +548,7 @@ func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub boo
 	var best *peerInfo
 	bestScore := 0.0
 	live := e.live(g.seq)
+	behind := e.behind(g.seq)
 	load := map[peer.ID]int{}
 	for _, s := range e.parents {
 		if s.p != "" {
@@ -561,7 +566,7 @@ func (e *engine) choose(g *group, j int, tried []peer.ID, avoid peer.ID, sub boo
 		if p == nil || !p.usable(e.now) || containsPeer(tried, id) {
 			continue
 		}
-		if e.now.Before(p.busyBehindUntil) && e.behind(g.seq) {
+		if behind && e.now.Before(p.busyBehindUntil) {
 			continue
 		}
 		if !live && p.outstanding >= maxOutstanding {

@@ -603,8 +603,8 @@ func TestPlayingStopsFetching(t *testing.T) {
 		if !slices.Equal(viewer, want) {
 			t.Errorf("viewer got %v, want %v", viewer, want)
 		}
-		if st := chans[2].Stats(); st.PartsReceived != uint64((n-from)*((size+PartSize-1)/PartSize)) {
-			t.Errorf("viewer received %d parts, want %d: only those of chunks from %d on", st.PartsReceived, (n-from)*((size+PartSize-1)/PartSize), from)
+		if st, want := chans[2].Stats(), (n-from)*partCount(size); st.PartsReceived != uint64(want) {
+			t.Errorf("viewer received %d parts, want %d: only those of chunks from %d on", st.PartsReceived, want, from)
 		}
 	})
 }
