@@ -225,6 +225,7 @@ func meshNote(vs []*nodeViewer) string {
 		g.PartsReceived += m.PartsReceived
 		g.DuplicateParts += m.DuplicateParts
 		g.PartsSent += m.PartsSent
+		g.SendExpired += m.SendExpired
 		g.Requests += m.Requests
 		g.RequestTimeouts += m.RequestTimeouts
 		g.Reparents += m.Reparents
@@ -237,9 +238,9 @@ func meshNote(vs []*nodeViewer) string {
 		w.PartialRPCs += v.whole.PartialRPCs
 		w.DroppedRPCs += v.whole.DroppedRPCs
 	}
-	return fmt.Sprintf("viewers' mesh: parts in %d (+%d duplicate), out %d; requests %d (%d timed out, %d busy); "+
+	return fmt.Sprintf("viewers' mesh: parts in %d (+%d duplicate), out %d (%d expired unsent); requests %d (%d timed out, %d busy); "+
 		"re-parentings %d, shed %d; announcements %d; whole chunks out %d (+%d duplicate in); partial RPCs %d, dropped RPCs %d",
-		g.PartsReceived, g.DuplicateParts, g.PartsSent, g.Requests, g.RequestTimeouts, g.Busy,
+		g.PartsReceived, g.DuplicateParts, g.PartsSent, g.SendExpired, g.Requests, g.RequestTimeouts, g.Busy,
 		g.Reparents, g.Shed, g.Announces, w.Sent, w.Duplicates, w.PartialRPCs, w.DroppedRPCs)
 }
 

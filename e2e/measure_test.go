@@ -194,12 +194,16 @@ type result struct {
 func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, published int64) result {
 	var due, released uint64
 	var startup, delays []time.Duration
+	var each []float64 // continuity of each viewer that had chunks due
 	var in, played int64
 	var relay []float64
 	unstarted := 0
 	for _, v := range vs {
 		due += v.stats.Due
 		released += v.stats.Released
+		if v.stats.Due > 0 {
+			each = append(each, float64(v.stats.Released)/float64(v.stats.Due))
+		}
 		watched := v.ended.Sub(v.joined)
 		switch {
 		case !v.first.IsZero():
@@ -239,7 +243,26 @@ func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, publis
 	return result{metrics: m, notes: []string{
 		fmt.Sprintf("%d viewers (%d never started), %d chunks due, %d released, %d delays measured; %.1f MB stream published",
 			len(vs), unstarted, due, released, len(delays), float64(published)/1e6),
+		spread(each),
 	}}
+}
+
+// spread says how continuity spreads over the viewers: a mean can hide a
+// few viewers that hardly played.
+func spread(each []float64) string {
+	if len(each) == 0 {
+		return "no viewer had chunks due"
+	}
+	slices.Sort(each)
+	at := func(p float64) float64 { return each[min(len(each)-1, int(p*float64(len(each))))] }
+	below := 0
+	for _, c := range each {
+		if c < 0.9 {
+			below++
+		}
+	}
+	return fmt.Sprintf("continuity by viewer: min %.3f, p10 %.3f, p25 %.3f, p50 %.3f; %d of %d below 0.9",
+		each[0], at(0.1), at(0.25), at(0.5), below, len(each))
 }
 
 func ratio(a, b float64) float64 {

@@ -38,6 +38,7 @@ type tuning struct {
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
 	catchUpBehind  time.Duration // of stream time: a chunk further behind the newest is behind the live edge
+	sendAhead      time.Duration // pubsub's queues hold what the uplink writes in this long; the rest waits in the engine
 }
 
 func defaultTuning() tuning {
@@ -62,6 +63,7 @@ func defaultTuning() tuning {
 		catchUpBacklog: 16 << 10,
 		catchUpShare:   0.25,
 		catchUpBehind:  750 * time.Millisecond,
+		sendAhead:      60 * time.Millisecond,
 	}
 }
 
@@ -130,7 +132,9 @@ type engine struct {
 	perIndex    []int
 	budget      float64 // learnt upload budget, bytes/s
 	overloaded  int
-	busy        bool // the uplink's backlog is too long to answer requests
+	busy        bool    // the uplink's backlog is too long to answer requests
+	drain       float64 // bytes/s the uplink writes now (or the budget's share), from checkUpload
+	send        sender
 	calmSince   time.Time
 	lastCheck   time.Time
 	lastWritten int64
@@ -498,6 +502,7 @@ func (e *engine) gone(p *peerInfo) {
 		}
 	}
 	delete(e.peers, p.id)
+	e.forgetSends(p.id)
 }
 
 func (e *engine) forget(g *group) {
@@ -572,6 +577,7 @@ func (o *outMsg) metaFor() *meta {
 // flush sends what the handler queued, one PublishPartial per group, the
 // oldest group first (a joiner wants the random-access chunk first).
 func (e *engine) flush() {
+	e.release()
 	if len(e.out) == 0 {
 		return
 	}

@@ -180,7 +180,7 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 	switch {
 	case e.consume || e.busy:
 		return true
-	case e.c.s.up.peerBacklog(p.id) > maxPeerBacklog:
+	case e.peerBacklog(p.id) > maxPeerBacklog:
 		return true
 	case e.source && e.srcTokens < float64(bytes):
 		return true
@@ -196,8 +196,7 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 // catchUpShare of the stream rate: in a launch storm, catching up was most
 // of what viewers asked for, and it made every live part late.
 func (e *engine) spendCatchUp(bytes int) bool {
-	backlog, _ := e.c.s.up.state()
-	if backlog > e.t.catchUpBacklog || e.catchUp < float64(bytes) {
+	if e.backlog() > e.t.catchUpBacklog || e.catchUp < float64(bytes) {
 		return false
 	}
 	e.catchUp -= float64(bytes)
@@ -235,8 +234,12 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 		bytes += len(g.head)
 	}
 	busy := e.busyFor(p, bytes)
-	if !busy && !e.source && e.behind(g.seq) {
-		busy = !e.spendCatchUp(bytes)
+	class := classAnswer
+	if !e.source && e.behind(g.seq) {
+		class = classCatchUp
+		if !busy {
+			busy = !e.spendCatchUp(bytes)
+		}
 	}
 	e.debug("serve", "seq", g.seq, "peer", short(p.id), "want", want, "parts", len(parts), "head", needHead && g.head != nil && !gp.sentHead, "busy", busy)
 	if e.source {
@@ -256,10 +259,9 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 		gp.sentHead = true
 	}
 	for _, j := range parts {
-		o.parts = append(o.parts, dataPart{index: j, data: g.part(j)})
+		e.enqueue(class, g, p.id, j)
 		gp.has.set(j)
 	}
-	e.c.stats.partsOut.Add(uint64(len(parts)))
 }
 
 // forward pushes a part that just arrived to the children subscribed to
@@ -294,12 +296,11 @@ func (e *engine) push(g *group, p *peerInfo, gp *groupPeer, i int) {
 		o.head = g.head
 		gp.sentHead = true
 	}
-	o.parts = append(o.parts, dataPart{index: i, data: g.part(i)})
+	e.enqueue(classPush, g, p.id, i)
 	if gp.has == nil {
 		gp.has = make(bitmap, maxBitmap)
 	}
 	gp.has.set(i)
-	e.c.stats.partsOut.Add(1)
 }
 
 // announce tells mesh peers what we hold of g: once when we first hold a
@@ -355,7 +356,8 @@ func (e *engine) checkUpload() {
 		return
 	}
 	dt := e.now.Sub(e.lastCheck).Seconds()
-	backlog, written := e.c.s.up.state()
+	_, written := e.c.s.up.state()
+	backlog := e.backlog()
 	if backlog > e.c.stats.queueMax.Load() {
 		e.c.stats.queueMax.Store(backlog)
 	}
@@ -375,6 +377,7 @@ func (e *engine) checkUpload() {
 	// How long the backlog takes to drain at the rate the uplink writes now
 	// (or at the budget, when little is being written).
 	drain := max(thr, 0.25*budget, 32<<10)
+	e.drain = drain
 	over := float64(backlog) > e.t.overloadAfter.Seconds()*drain && backlog > 32<<10
 	e.busy = float64(backlog) > e.t.busyAfter.Seconds()*drain
 	if over {

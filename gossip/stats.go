@@ -64,8 +64,10 @@ type ChannelStats struct {
 	// The partial-message path: parts received (verified, new), parts
 	// that were duplicates, parts sent (pushed and answered); requests
 	// sent, requests that timed out and went elsewhere, parents replaced;
-	// announcements sent, requests refused as busy, subscriptions shed.
+	// announcements sent, requests refused as busy, subscriptions shed;
+	// parts dropped unsent because they waited too long for the uplink.
 	PartsReceived, DuplicateParts, PartsSent uint64
+	SendExpired                              uint64
 	Requests, RequestTimeouts, Reparents     uint64
 	Announces, Busy, Shed                    uint64
 	// Parents is the number of peers that push us parts; Children the
@@ -239,5 +241,6 @@ func (c *Channel) Stats() ChannelStats {
 		Slots:             int(p.slots.Load()),
 		Subscriptions:     int(p.used.Load()),
 		LegacyDrops:       p.legacyDrops.Load(),
+		SendExpired:       p.sendExpired.Load(),
 	}
 }

@@ -1,0 +1,145 @@
+package gossip
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// sendEngine is an engine with nothing but what its sender needs: an
+// uplink whose backlog the test sets, and groups of full 8 KiB parts.
+func sendEngine(t *testing.T) *engine {
+	t.Helper()
+	s := &Service{up: newUplink()}
+	e := &engine{
+		c:      &Channel{s: s},
+		t:      defaultTuning(),
+		groups: make(map[string]*group),
+		peers:  make(map[peer.ID]*peerInfo),
+		out:    make(map[string]map[peer.ID]*outMsg),
+		now:    time.Unix(1000, 0),
+		parts:  8,
+	}
+	return e
+}
+
+func (e *engine) testGroup(seq uint64) *group {
+	g := &group{
+		gid:     fmt.Sprintf("%08d-group", seq),
+		seq:     seq,
+		hdr:     header{seq: seq, parts: 8, payloadLen: 8 * PartSize},
+		parts:   8,
+		payload: make([]byte, 8*PartSize),
+		peers:   make(map[peer.ID]*groupPeer),
+	}
+	e.groups[g.gid] = g
+	return g
+}
+
+// sentParts returns what one flush would send, as "peer:seq/index" in order of
+// release, and the peers told busy, and clears it.
+func (e *engine) sentParts() (parts, busy []string) {
+	for _, byPeer := range e.out {
+		for p, o := range byPeer {
+			for _, d := range o.parts {
+				parts = append(parts, fmt.Sprintf("%s:%d", string(p), d.index))
+			}
+			if o.m != nil && o.m.flags&metaBusy != 0 {
+				busy = append(busy, string(p))
+			}
+		}
+	}
+	clear(e.out)
+	return parts, busy
+}
+
+func TestSenderOrder(t *testing.T) {
+	e := sendEngine(t)
+	g := e.testGroup(1)
+	// Queued in the worst order: catch-up, then an answer, then a push.
+	e.enqueue(classCatchUp, g, "joiner", 0)
+	e.enqueue(classAnswer, g, "asker", 1)
+	e.enqueue(classPush, g, "child", 2)
+	// pubsub's queues hold all but one part's room of the window.
+	limit, _ := e.sendWindow()
+	e.c.s.up.queued("other", limit-1)
+	var order []string
+	for range 3 {
+		e.release()
+		got, _ := e.sentParts()
+		if len(got) != 1 {
+			t.Fatalf("released %v with room for one part", got)
+		}
+		order = append(order, got[0])
+		e.c.s.up.sent("other", PartSize) // the uplink wrote one part's worth
+		e.c.s.up.queued("other", PartSize)
+	}
+	want := []string{"child:2", "asker:1", "joiner:0"}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("released %v, want %v", order, want)
+	}
+	if e.send.bytes != 0 || len(e.send.perPeer) != 0 {
+		t.Errorf("sender holds %d bytes for %v after releasing all", e.send.bytes, e.send.perPeer)
+	}
+}
+
+func TestSenderExpiry(t *testing.T) {
+	e := sendEngine(t)
+	g := e.testGroup(1)
+	limit, _ := e.sendWindow()
+	e.c.s.up.queued("other", limit) // the uplink is full
+	e.enqueue(classPush, g, "child", 0)
+	e.enqueue(classAnswer, g, "asker", 1)
+	e.enqueue(classCatchUp, g, "joiner", 2)
+	e.release()
+	if got, busy := e.sentParts(); len(got) != 0 || len(busy) != 0 {
+		t.Fatalf("a full uplink released %v and told %v busy", got, busy)
+	}
+	// Past reparentAfter the child has asked elsewhere: the push goes
+	// unsent, silently; answers wait up to half the request timeout.
+	e.now = e.now.Add(e.t.reparentAfter + time.Millisecond)
+	e.release()
+	if got, busy := e.sentParts(); len(got) != 0 || len(busy) != 0 {
+		t.Fatalf("released %v, told %v busy; want nothing yet", got, busy)
+	}
+	if n := e.c.stats.sendExpired.Load(); n != 1 {
+		t.Errorf("%d parts expired, want the push", n)
+	}
+	e.now = e.now.Add(e.t.requestTimeout / 2)
+	e.release()
+	_, busy := e.sentParts()
+	slices.Sort(busy)
+	if fmt.Sprint(busy) != "[asker joiner]" {
+		t.Errorf("told %v busy, want the asker and the joiner", busy)
+	}
+	if n := e.c.stats.sendExpired.Load(); n != 3 {
+		t.Errorf("%d parts expired, want 3", n)
+	}
+	if e.send.bytes != 0 {
+		t.Errorf("sender holds %d bytes after all expired", e.send.bytes)
+	}
+}
+
+func TestSenderPeerLimit(t *testing.T) {
+	e := sendEngine(t)
+	g := e.testGroup(1)
+	_, peerLimit := e.sendWindow()
+	e.c.s.up.queued("slow", peerLimit) // one peer's connection is backed up
+	e.enqueue(classPush, g, "slow", 0)
+	e.enqueue(classPush, g, "fast", 1)
+	e.release()
+	got, _ := e.sentParts()
+	if fmt.Sprint(got) != "[fast:1]" {
+		t.Errorf("released %v, want only the part to the peer whose queue has room", got)
+	}
+	if e.send.perPeer["slow"] != PartSize {
+		t.Errorf("%d bytes wait for the slow peer, want one part", e.send.perPeer["slow"])
+	}
+	e.forgetSends("slow")
+	if e.send.bytes != 0 {
+		t.Errorf("sender holds %d bytes after the slow peer left", e.send.bytes)
+	}
+}
