@@ -247,7 +247,7 @@
 // answer that waited half the requestTimeout is dropped and the asker is
 // told busy, so it asks elsewhere at once and does not count us as
 // withholding (SendExpired counts both). Under 1% loss this took the
-// churn scenario from 0.31–0.47 to 0.52–0.59 (docs/PERFORMANCE.md).
+// churn scenario from 0.31–0.47 to 0.50–0.59 (docs/PERFORMANCE.md).
 //
 // # Peers without partial messages
 //
@@ -364,14 +364,15 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// ae456fc) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.956 / 0.932 at N=10 /
-// 50 / 200 and 0.35–0.47 under churn with 1% loss. Viewers take in
-// 1.2–1.7 bytes per stream byte, and the broadcaster sends 1.3–2.5× the
-// stream. On loopback with 20 viewers 0.9996 plays, for 1.06 bytes in and
-// 15 ms of CPU per node per second of stream. Serving catch-up only from
-// spare upload took N=200 from 0.73 to 0.93. The gap to the targets of
-// one copy in, continuity 0.999 and 1 s delay has measured causes, each
-// explained on that page: the launch storm, a buffer that keeps the delay
-// it started with, trees missing a parent for some indices, and loss.
+// 057d63c) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 0.961 / 0.911 at N=10 /
+// 50 / 200 and 0.50–0.59 under churn with 1% loss (0.31–0.47 before parts
+// waited in the engine). Viewers take in 1.2–1.75 bytes per stream byte,
+// and the broadcaster sends 1.2–2.6× the stream. On loopback with 20
+// viewers 0.9998 plays, for 1.08 bytes in and 14 ms of CPU per node per
+// second of stream. Serving catch-up only from spare upload took N=200
+// from 0.73 to 0.93. The gap to the targets of one copy in, continuity
+// 0.999 and 1 s delay has measured causes, each explained on that page:
+// loss, the launch storm, a buffer that keeps the delay it started with,
+// and trees missing a parent for some indices.
 package gossip
