@@ -69,7 +69,8 @@
 //
 //	offset  size  field
 //	0       1     version, 1
-//	1       1     flags: bit 0 head, 1 random access, 2 busy, 3 seed, 4 heads, 5 peers; others 0
+//	1       1     flags: bit 0 head, 1 random access, 2 busy, 3 seed, 4 heads, 5 peers,
+//	              6 start; bit 7 is 0
 //	2       1     free: the sender's spare subscription slots, 0..255
 //	3       1     mask: bit i if bitmap i follows (0 have, 1 want, 2 sub, 3 unsub, 4 ack, 5 drop),
 //	              bit 6 if depths follow; bit 7 is 0
@@ -84,7 +85,9 @@
 // holds the verified head; in a request, "do not send the head". Busy: it
 // serves no requests now. Seed: the ack bits are indices the source
 // assigns. Heads: put the head in the first push of each chunk (sent with
-// a sub bitmap, maybe empty). Peers: introduce me to some. Data:
+// a sub bitmap, maybe empty). Peers: introduce me to some. Start: the
+// sender has not started playing, so what it asks for behind the live edge
+// is the GOP it starts with, not a repair. Data:
 //
 //	size   field
 //	1      version, 1
@@ -217,13 +220,18 @@
 // nothing sent) while the backlog is over busyAfter (150 ms) of draining,
 // the asker's queue holds over maxPeerBacklog (64 KiB), or the source's
 // repair allowance is spent; only then does a relay say busy, which in
-// every announcement would turn everyone away. A relay answers a request
-// for a chunk behind the live edge (over catchUpBehind, 750 ms of stream
-// time, behind its newest: a joiner's GOP, a chunk long late) only while
-// its backlog is under catchUpBacklog (16 KiB), and from an allowance of
-// catchUpShare (0.25) of the stream rate (a bucket of one second's worth);
-// else it says busy, and the asker asks it for no such chunk for busyFor
-// but still for live ones: in the launch storm of ChannelSim/N=200 most
+// every announcement would turn everyone away. A relay answers a joiner
+// (flag start) asking for a chunk behind the live edge (over
+// catchUpBehind, 750 ms of stream time, behind its newest: its GOP) only
+// while its backlog is under catchUpBacklog (16 KiB), and from an
+// allowance of catchUpShare (0.25) of the stream rate (a bucket of one
+// second's worth); else it says busy, and the asker asks it for no such
+// chunk for busyFor but still for live ones. A viewer that plays asks for
+// such a chunk to repair one it is about to play, and gets it within the
+// sender's limits alone (below): under 1% loss most chunks need a repair,
+// and holding those to the joiners' allowance took the churn scenario from
+// 0.65 to 0.50 (docs/PERFORMANCE.md). In the launch storm of
+// ChannelSim/N=200 most
 // parts asked for were over 1.5 s old, and serving them made every live
 // part late (docs/PERFORMANCE.md has the figures). The backlog in these
 // rules counts the parts waiting to be sent (below) as well as pubsub's

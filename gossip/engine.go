@@ -326,7 +326,7 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 		e.subscribe(p, g, b, m.flags&metaHeads != 0)
 	}
 	if b := m.bm[bmWant]; b != nil {
-		e.serve(g, p, b, m.flags&metaHead == 0)
+		e.serve(g, p, b, m.flags&metaHead == 0, m.flags&metaStart != 0)
 	}
 	e.pump(g)
 }

@@ -119,7 +119,11 @@ const (
 	metaHeads
 	// metaPeers: the sender has few peers in the channel; introduce some.
 	metaPeers
-	knownMetaFlags = metaHead | metaRAP | metaBusy | metaSeed | metaHeads | metaPeers
+	// metaStart: the sender has not started playing; what it asks for
+	// behind the live edge is the start of its stream (a GOP), not a
+	// repair of a chunk it is about to play.
+	metaStart
+	knownMetaFlags = metaHead | metaRAP | metaBusy | metaSeed | metaHeads | metaPeers | metaStart
 )
 
 // Metadata bitmaps, in wire order.

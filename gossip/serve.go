@@ -21,10 +21,14 @@ func (g *group) part(i int) []byte {
 // answer to a request it refuses (a full queue is a passing state, and
 // saying it in every announcement would turn everyone away for a while).
 func (e *engine) selfFlags() byte {
+	var f byte
 	if e.consume {
-		return metaBusy
+		f |= metaBusy
 	}
-	return 0
+	if !e.started && !e.source {
+		f |= metaStart
+	}
+	return f
 }
 
 // groupFlags are the flags that describe what this node has of g.
@@ -188,13 +192,13 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 	return false
 }
 
-// spendCatchUp reports whether a relay may answer now with bytes of a
-// chunk behind the live edge (a joiner's GOP, a late chunk's repair), and
-// takes them from its allowance if so. Such answers queue in front of the
-// live pushes, which cannot be reordered once queued, so they go only
-// through an idle uplink (backlog under catchUpBacklog) and at most
-// catchUpShare of the stream rate: in a launch storm, catching up was most
-// of what viewers asked for, and it made every live part late.
+// spendCatchUp reports whether a relay may answer a joiner now with bytes
+// of a chunk behind the live edge (its GOP), and takes them from its
+// allowance if so: only through an idle uplink (backlog under
+// catchUpBacklog) and at most catchUpShare of the stream rate. In a launch
+// storm, joiners' GOPs were most of what viewers asked for, and serving
+// them made every live part late. A playing viewer's repairs are not held
+// to it: under loss most chunks need one.
 func (e *engine) spendCatchUp(bytes int) bool {
 	if e.backlog() > e.t.catchUpBacklog || e.catchUp < float64(bytes) {
 		return false
@@ -205,7 +209,7 @@ func (e *engine) spendCatchUp(bytes int) bool {
 
 // serve answers a request for parts (and maybe the head) of g. Parts we do
 // not hold yet are sent when they arrive.
-func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
+func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead, forStart bool) {
 	o := e.queue(g.gid, p.id)
 	m := o.metaFor()
 	m.flags |= e.selfFlags() | g.flags()
@@ -237,7 +241,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead bool) {
 	class := classAnswer
 	if !e.source && e.behind(g.seq) {
 		class = classCatchUp
-		if !busy {
+		if !busy && forStart {
 			busy = !e.spendCatchUp(bytes)
 		}
 	}
