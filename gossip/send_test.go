@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // uplink whose backlog the test sets, and groups of full 8 KiB parts.
 func sendEngine(t *testing.T) *engine {
 	t.Helper()
-	s := &Service{up: newUplink()}
+	s := &Service{up: newUplink(), log: slog.New(slog.DiscardHandler)}
 	e := &engine{
 		c:      &Channel{s: s},
 		t:      defaultTuning(),
@@ -141,5 +142,43 @@ func TestSenderPeerLimit(t *testing.T) {
 	e.forgetSends("slow")
 	if e.send.bytes != 0 {
 		t.Errorf("sender holds %d bytes after the slow peer left", e.send.bytes)
+	}
+}
+
+// TestRepairsNotHeldToAllowance: with the catch-up allowance spent, a
+// joiner asking for a chunk behind the live edge (its GOP) is told busy,
+// and a playing viewer asking for the same chunk (a repair) gets it.
+func TestRepairsNotHeldToAllowance(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		forStart bool
+		want     string // parts sent, as sentParts prints them
+		busy     bool
+	}{
+		{"joiner's GOP", true, "[]", true},
+		{"player's repair", false, "[asker:0 asker:1]", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := sendEngine(t)
+			e.c.window = &window{started: true, highest: 20}
+			e.chunkDur = 125 * time.Millisecond
+			e.catchUp = 0 // the allowance is spent
+			e.slots = e.parts
+			g := e.testGroup(1) // 19 chunks, 2.4 s, behind the newest
+			g.have = newBitmap(g.parts)
+			for i := range g.parts {
+				g.have.set(i)
+			}
+			want := newBitmap(8)
+			want.set(0)
+			want.set(1)
+			e.serve(g, e.peer("asker"), want, false, tt.forStart)
+			e.release()
+			parts, busy := e.sentParts()
+			slices.Sort(parts)
+			if fmt.Sprint(parts) != tt.want || (len(busy) > 0) != tt.busy {
+				t.Errorf("sent %v, busy %v; want %s, busy %v", parts, busy, tt.want, tt.busy)
+			}
+		})
 	}
 }
