@@ -229,8 +229,8 @@
 // chunk for busyFor but still for live ones. A viewer that plays asks for
 // such a chunk to repair one it is about to play, and gets it within the
 // sender's limits alone (below): under 1% loss most chunks need a repair,
-// and holding those to the joiners' allowance took the churn scenario from
-// 0.65 to 0.50 (docs/PERFORMANCE.md). In the launch storm of
+// and the allowance refused them (churn 0.52 and 0.65 in two runs, against
+// 0.50–0.59 without the flag; docs/PERFORMANCE.md). In the launch storm of
 // ChannelSim/N=200 most
 // parts asked for were over 1.5 s old, and serving them made every live
 // part late (docs/PERFORMANCE.md has the figures). The backlog in these
