@@ -30,16 +30,20 @@ type Channel struct {
 	topic *pubsub.Topic
 	sub   *pubsub.Subscription
 
-	queue     chan p2ptvd.Chunk
-	legacyQ   chan legacyMsg
-	legacy    atomic.Bool // the topic has peers that want full messages
-	scores    atomic.Pointer[map[peer.ID]float64]
-	ready     chan struct{} // closed when start returns
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	done      chan struct{} // closed when the goroutines have ended
-	closing   atomic.Bool
+	queue   chan p2ptvd.Chunk
+	legacyQ chan legacyMsg
+	legacy  atomic.Bool // the topic has peers that want full messages
+	scores  atomic.Pointer[map[peer.ID]float64]
+	ready   chan struct{} // closed when start returns
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	done    chan struct{} // closed when the goroutines have ended
+	closing atomic.Bool
+	// waiting says the engine holds parts for the uplink; drained wakes
+	// the tick goroutine to release more when pubsub has written some.
+	waiting   atomic.Bool
+	drained   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 
@@ -87,6 +91,7 @@ func newChannel(s *Service, m p2ptvd.Manifest, id p2ptvd.ChannelID) *Channel {
 		hint:    float64(m.Hints.Bitrate) / 8,
 		queue:   make(chan p2ptvd.Chunk, s.cfg.QueueLength),
 		legacyQ: make(chan legacyMsg, 64),
+		drained: make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -237,6 +242,13 @@ func (c *Channel) tick() {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
+		case <-c.drained:
+			// Pubsub wrote some of what the engine handed it: hand it
+			// more now rather than at the next tick.
+			if c.eval(func(map[peer.ID]struct{}) { c.eng.onDrain() }) != nil {
+				return
+			}
+			continue
 		}
 		var peers []peer.ID
 		if time.Since(lastPeers) >= time.Second {

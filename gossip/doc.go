@@ -246,7 +246,8 @@
 // parts wait in the engine's sender, in three lines: pushes to subscribed
 // children, answers for live chunks, answers for chunks behind the live
 // edge (catch-up). Whenever the engine runs (every RPC handled, every
-// tick) release hands pubsub parts, the first line first and the oldest
+// tick, and every partial RPC pubsub reports written while parts wait:
+// the tracer wakes the tick goroutine) release hands pubsub parts, the first line first and the oldest
 // first within a line, while pubsub's queues hold less than sendAhead
 // (60 ms) of what the uplink writes (at least 32 KiB) and the peer's own
 // queue less than a quarter of that (at least 16 KiB): a connection slowed

@@ -82,6 +82,7 @@ const minSendWindow = 32 << 10
 func (e *engine) release() {
 	s := &e.send
 	if s.bytes == 0 {
+		e.c.waiting.Store(false)
 		return
 	}
 	up := e.c.s.up
@@ -132,6 +133,15 @@ func (e *engine) release() {
 			delete(s.perPeer, p)
 		}
 	}
+	e.c.waiting.Store(s.bytes > 0)
+}
+
+// onDrain runs when pubsub has written part of what it was handed while
+// parts wait here: it releases more at once, so a quiet link is not held
+// to one window a tick.
+func (e *engine) onDrain() {
+	e.now = e.c.s.cfg.Now()
+	e.flush()
 }
 
 // expired deals with a part dropped from the line: the peer may ask for it

@@ -176,6 +176,14 @@ func (t *tracer) SendRPCCompleted(rpc *pubsub.RPC, p peer.ID, _ time.Duration) {
 	if t.up != nil {
 		t.up.sent(p, rpcSize(rpc))
 	}
+	if pm := rpc.GetPartial(); pm != nil {
+		if c := t.channel(pm.GetTopicID()); c != nil && c.waiting.Load() {
+			select {
+			case c.drained <- struct{}{}:
+			default:
+			}
+		}
+	}
 }
 
 func (t *tracer) OnClosedOutboundStream(p peer.ID) {
