@@ -251,8 +251,9 @@
 // first within a line, while pubsub's queues hold less than sendAhead
 // (60 ms) of what the uplink writes (at least 32 KiB) and the peer's own
 // queue less than a quarter of that (at least 16 KiB): a connection slowed
-// by loss holds back only its own parts. A push that waited reparentAfter
-// (300 ms) is dropped, since the child has asked elsewhere by then; an
+// by loss holds back only its own parts. A relay's push that waited
+// reparentAfter (300 ms) is dropped, since the child has asked elsewhere
+// by then (the source's never is: it is its index's only copy); an
 // answer that waited half the requestTimeout is dropped and the asker is
 // told busy, so it asks elsewhere at once and does not count us as
 // withholding (SendExpired counts both). Under 1% loss this took the

@@ -91,7 +91,12 @@ func (e *engine) release() {
 	queued := make(map[peer.ID]int64)
 	for c := range nClasses {
 		maxWait := e.t.requestTimeout / 2
-		if c == classPush {
+		switch {
+		case c == classPush && e.source:
+			// The source's push is the only copy of its index: late
+			// beats never.
+			maxWait = time.Duration(1<<63 - 1)
+		case c == classPush:
 			maxWait = e.t.reparentAfter
 		}
 		keep := s.q[c][:0]
