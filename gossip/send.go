@@ -88,7 +88,7 @@ func (e *engine) release() {
 	up := e.c.s.up
 	limit, peerLimit := e.sendWindow()
 	inPubsub, _ := up.state()
-	queued := make(map[peer.ID]int64)
+	var queued map[peer.ID]int64 // pubsub's queue per peer, as this call fills it
 	for c := range nClasses {
 		maxWait := e.t.requestTimeout / 2
 		switch {
@@ -104,14 +104,16 @@ func (e *engine) release() {
 			n := int64(len(w.part.data))
 			switch {
 			case e.now.Sub(w.at) > maxWait:
-				s.bytes -= n
-				s.perPeer[w.p] -= n
+				s.take(w)
 				e.c.stats.sendExpired.Add(1)
 				e.expired(c, w)
 				continue
 			case inPubsub >= limit:
 				keep = append(keep, w)
 				continue
+			}
+			if queued == nil {
+				queued = make(map[peer.ID]int64)
 			}
 			pq, ok := queued[w.p]
 			if !ok {
@@ -124,19 +126,13 @@ func (e *engine) release() {
 			}
 			queued[w.p] = pq + n
 			inPubsub += n
-			s.bytes -= n
-			s.perPeer[w.p] -= n
+			s.take(w)
 			o := e.queue(w.gid, w.p)
 			o.parts = append(o.parts, w.part)
 			e.c.stats.partsOut.Add(1)
 		}
 		clear(s.q[c][len(keep):])
 		s.q[c] = keep
-	}
-	for p, n := range s.perPeer {
-		if n <= 0 {
-			delete(s.perPeer, p)
-		}
 	}
 	e.c.waiting.Store(s.bytes > 0)
 }
@@ -172,7 +168,7 @@ func (e *engine) forgetSends(p peer.ID) {
 		keep := s.q[c][:0]
 		for _, w := range s.q[c] {
 			if w.p == p {
-				s.bytes -= int64(len(w.part.data))
+				s.take(w)
 				continue
 			}
 			keep = append(keep, w)
@@ -180,5 +176,14 @@ func (e *engine) forgetSends(p peer.ID) {
 		clear(s.q[c][len(keep):])
 		s.q[c] = keep
 	}
-	delete(s.perPeer, p)
+}
+
+// take removes a part that leaves the line from the byte counts.
+func (s *sender) take(w waitingPart) {
+	n := int64(len(w.part.data))
+	s.bytes -= n
+	s.perPeer[w.p] -= n
+	if s.perPeer[w.p] <= 0 {
+		delete(s.perPeer, w.p)
+	}
 }
