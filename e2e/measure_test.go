@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2ptv/p2ptvd"
 	"github.com/p2ptv/p2ptvd/buffer"
 )
 
@@ -19,7 +20,7 @@ import (
 // simulated UDP socket, or libp2p's stream counters on loopback) and divide
 // by stream bytes: chunk payloads, the MPEG-TS the player gets.
 const (
-	unitContinuity = "continuity"                    // chunks released ÷ chunks due, all viewers after their start
+	unitContinuity = "continuity"                    // chunks released ÷ chunks due (see viewer.due), all viewers after their start
 	unitStartupP50 = "startup-p50-ms"                // Join called → first chunk released (a random-access chunk)
 	unitStartupP95 = "startup-p95-ms"                //
 	unitDelayP50   = "delay-p50-ms"                  // chunk's source timestamp → released by a viewer's buffer
@@ -42,23 +43,39 @@ const (
 // their length.
 func minWatch(stream time.Duration) time.Duration { return min(10*time.Second, stream/2) }
 
-// sourceLog records what the source published: chunk end times (source
-// clock) and sizes, so the stream bytes of any interval can be summed.
+// sourceLog records what the source published: chunk timestamps and end
+// times (source clock) and sizes, so the stream bytes of any interval can
+// be summed and the chunks of any interval counted.
 type sourceLog struct {
-	mu    sync.Mutex
-	ends  []time.Time
-	bytes []int64 // cumulative
+	mu     sync.Mutex
+	stamps []time.Time
+	ends   []time.Time
+	bytes  []int64 // cumulative
 }
 
-func (l *sourceLog) add(end time.Time, n int) {
+func (l *sourceLog) add(c p2ptvd.Chunk) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var total int64
 	if len(l.bytes) > 0 {
 		total = l.bytes[len(l.bytes)-1]
 	}
-	l.ends = append(l.ends, end)
-	l.bytes = append(l.bytes, total+int64(n))
+	l.stamps = append(l.stamps, c.Timestamp)
+	l.ends = append(l.ends, c.Timestamp.Add(c.Duration))
+	l.bytes = append(l.bytes, total+int64(len(c.Payload)))
+}
+
+// count is the number of chunks stamped in [from, to].
+func (l *sourceLog) count(from, to time.Time) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, t := range l.stamps {
+		if !t.Before(from) && !t.After(to) {
+			n++
+		}
+	}
+	return uint64(n)
 }
 
 // between is the stream bytes of the chunks that ended in (from, to].
@@ -86,7 +103,7 @@ func (l *sourceLog) follow(ctx context.Context, p *buffer.Playout) {
 		if err != nil {
 			return
 		}
-		l.add(e.Chunk.Timestamp.Add(e.Chunk.Duration), len(e.Chunk.Payload))
+		l.add(e.Chunk)
 	}
 }
 
@@ -104,15 +121,17 @@ type viewer struct {
 	c        counters
 	in0, up0 int64 // counters at join
 
-	mu       sync.Mutex
-	first    time.Time // first release; zero if none
-	delays   []time.Duration
-	played   int64 // payload bytes released
-	stats    buffer.Stats
-	in, up   int64 // bytes from join to end
-	finished bool
-	stop     context.CancelFunc
-	done     chan struct{}
+	mu         sync.Mutex
+	first      time.Time // first release; zero if none
+	firstStamp time.Time // the first released chunk's timestamp
+	delays     []time.Duration
+	maxDelay   time.Duration
+	played     int64 // payload bytes released
+	stats      buffer.Stats
+	in, up     int64 // bytes from join to end
+	finished   bool
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // begin marks the join: the clock for startup and the counters start now.
@@ -143,9 +162,11 @@ func (v *viewer) watch(ctx context.Context, p *buffer.Playout) bool {
 			}
 			v.mu.Lock()
 			if v.first.IsZero() {
-				v.first = e.Released
+				v.first, v.firstStamp = e.Released, e.Chunk.Timestamp
 			}
-			v.delays = append(v.delays, e.Released.Sub(e.Chunk.Timestamp))
+			d := e.Released.Sub(e.Chunk.Timestamp)
+			v.delays = append(v.delays, d)
+			v.maxDelay = max(v.maxDelay, d)
 			v.played += int64(len(e.Chunk.Payload))
 			v.mu.Unlock()
 		}
@@ -192,17 +213,19 @@ type result struct {
 // for stream. srcSent is the source's upload over the run and published
 // the stream bytes it published in that time.
 func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, published int64) result {
-	var due, released uint64
+	var due, released, neverCame uint64
 	var startup, delays []time.Duration
 	var each []float64 // continuity of each viewer that had chunks due
 	var in, played int64
 	var relay []float64
 	unstarted := 0
 	for _, v := range vs {
-		due += v.stats.Due
+		d := v.due(log)
+		due += d
+		neverCame += d - v.stats.Due
 		released += v.stats.Released
-		if v.stats.Due > 0 {
-			each = append(each, float64(v.stats.Released)/float64(v.stats.Due))
+		if d > 0 {
+			each = append(each, float64(v.stats.Released)/float64(d))
 		}
 		watched := v.ended.Sub(v.joined)
 		switch {
@@ -241,10 +264,25 @@ func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, publis
 		m[unitRelayMax] = slices.Max(relay)
 	}
 	return result{metrics: m, notes: []string{
-		fmt.Sprintf("%d viewers (%d never started), %d chunks due, %d released, %d delays measured; %.1f MB stream published",
-			len(vs), unstarted, due, released, len(delays), float64(published)/1e6),
+		fmt.Sprintf("%d viewers (%d never started), %d chunks due (%d of them never reached the buffer), %d released, %d delays measured; %.1f MB stream published",
+			len(vs), unstarted, due, neverCame, released, len(delays), float64(published)/1e6),
 		spread(each),
 	}}
+}
+
+// due is how many chunks were due at the viewer's buffer after its start.
+// The buffer counts a chunk due once it released or skipped it, and it
+// skips a missing chunk only when a later one falls due; chunks that never
+// came, up to the viewer's end, it never counts. So a viewer whose stream
+// stopped (the source or its parents stuck) would keep a perfect score. The
+// source's log says what was published: every chunk stamped from the
+// viewer's first one until its end, less the most delay the viewer had and
+// the buffer's largest delay besides, was surely due.
+func (v *viewer) due(log *sourceLog) uint64 {
+	if v.first.IsZero() {
+		return v.stats.Due
+	}
+	return max(v.stats.Due, log.count(v.firstStamp, v.ended.Add(-v.maxDelay-buffer.DefaultMaxDelay)))
 }
 
 // spread says how continuity spreads over the viewers: a mean can hide a

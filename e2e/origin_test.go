@@ -113,7 +113,7 @@ func (o *origin) serve(ctx context.Context, h interface {
 			}
 			return err
 		}
-		o.log.add(c.Timestamp.Add(c.Duration), len(c.Payload))
+		o.log.add(c)
 		o.mu.Lock()
 		if c.Flags.Has(p2ptvd.RandomAccess) {
 			o.gop = o.gop[:0]
