@@ -67,6 +67,7 @@ type partialCounts struct {
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops, sendExpired      atomic.Uint64
+	stalled                       atomic.Uint64
 	dupParent, dupReq, dupOther   atomic.Uint64
 	dupSource                     atomic.Uint64
 	partLat                       [32]atomic.Uint64 // new parts by arrival latency, 100 ms buckets

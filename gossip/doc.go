@@ -259,6 +259,19 @@
 // withholding (SendExpired counts both). Under 1% loss this took the
 // churn scenario from 0.31–0.47 to 0.50–0.59 (docs/PERFORMANCE.md).
 //
+// A peer that vanishes without closing its connection (power cut, sleep,
+// a NAT that forgets it) keeps it open until the transport's idle timeout,
+// and pubsub's queue to it fills and never drains. Every rule above reads
+// the backlog, so before this its parents said busy to everyone for the
+// rest of that time and the source, whose window it filled, stopped
+// sending altogether. So the uplink tracker counts a peer stalled once its
+// queue has held bytes with none written for stallAfter (1 s: a live
+// peer's queue is a window of tens of KiB) and leaves its queue out of the
+// backlog, and the engine treats a stalled peer as out of the mesh: its
+// subscriptions on us and the parts waiting for it are dropped, and it is
+// not pushed to, announced to, asked or seeded until its queue moves again
+// (checkStalled; TestUplinkStall, TestStalledPeer; Stalled counts them).
+//
 // # Peers without partial messages
 //
 // Pubsub sends whole messages only to peers that did not ask for partial
@@ -344,7 +357,7 @@
 // rejects by reason, pubsub's refusals, whole-chunk copies, queue drops,
 // partial RPCs, bytes queued and the backlog; Channel.Stats the partial
 // path (parts, requests, timeouts, re-parentings, busy answers, shedding,
-// parents, children, slots). A full Next queue drops its oldest chunk: a
+// parents, children, slots, parts expired unsent, stalled peers). A full Next queue drops its oldest chunk: a
 // live reader wants the newest.
 //
 // # Goroutines

@@ -413,11 +413,12 @@ func (e *engine) onTick(mesh map[peer.ID]struct{}, topicPeers []peer.ID) {
 func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 	for _, p := range e.peers {
 		_, p.mesh = mesh[p.id]
+		e.checkStalled(p)
 	}
 	var fresh []*peerInfo
 	for id := range mesh {
 		p := e.peer(id)
-		if p == nil {
+		if p == nil || p.stalled {
 			continue
 		}
 		p.mesh = true
@@ -449,6 +450,28 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 			}
 		}
 	}
+}
+
+// checkStalled notes whether our queue to p has stopped draining (see
+// uplink). A stalled peer is out of the mesh for us: it gets no pushes,
+// announcements or requests, and what waits for it is dropped, since none
+// of it would be written. Most likely it vanished without a word, and its
+// connection lives on until the transport's idle timeout. Before this, its
+// parents kept pushing to it, their backlog never fell, and they said busy
+// to everyone until then; a source stopped sending altogether. If its
+// queue drains again it is back, and asks for its parts again itself.
+func (e *engine) checkStalled(p *peerInfo) {
+	stalled := e.c.s.up.stalled(p.id)
+	if stalled {
+		p.mesh = false
+		if !p.stalled {
+			e.debug("stalled", "peer", short(p.id), "subs", p.nsubs)
+			e.unsubscribe(p, p.subs)
+			e.forgetSends(p.id)
+			e.c.stats.stalled.Add(1)
+		}
+	}
+	p.stalled = stalled
 }
 
 // everySecond decays peer accounting, hands the app scores to gossipsub,

@@ -12,9 +12,10 @@ import (
 // heartbeats after the last publish and on disconnect, so the app keeps
 // its own (DESIGN §5).
 type peerInfo struct {
-	id   peer.ID
-	mesh bool      // in our mesh at the last tick
-	seen time.Time // when we first heard from it
+	id      peer.ID
+	mesh    bool      // in our mesh at the last tick
+	stalled bool      // our queue to it stopped draining (see checkStalled)
+	seen    time.Time // when we first heard from it
 
 	// Its subscriptions on us: the part indices we push to it.
 	subs  bitmap
@@ -89,7 +90,7 @@ func (p *peerInfo) decay(now time.Time) {
 }
 
 func (p *peerInfo) usable(now time.Time) bool {
-	return now.After(p.distrustUntil) && now.After(p.busyUntil)
+	return !p.stalled && now.After(p.distrustUntil) && now.After(p.busyUntil)
 }
 
 // depthOf is p's advertised depth for index j (noDepth if unknown).

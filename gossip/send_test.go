@@ -14,7 +14,7 @@ import (
 // uplink whose backlog the test sets, and groups of full 8 KiB parts.
 func sendEngine(t *testing.T) *engine {
 	t.Helper()
-	s := &Service{up: newUplink(), log: slog.New(slog.DiscardHandler)}
+	s := &Service{log: slog.New(slog.DiscardHandler)}
 	e := &engine{
 		c:      &Channel{s: s},
 		t:      defaultTuning(),
@@ -24,6 +24,7 @@ func sendEngine(t *testing.T) *engine {
 		now:    time.Unix(1000, 0),
 		parts:  8,
 	}
+	s.up = newUplink(func() time.Time { return e.now })
 	return e
 }
 
@@ -142,6 +143,57 @@ func TestSenderPeerLimit(t *testing.T) {
 	e.forgetSends("slow")
 	if e.send.bytes != 0 {
 		t.Errorf("sender holds %d bytes after the slow peer left", e.send.bytes)
+	}
+}
+
+// TestStalledPeer: a child whose queue stopped draining (it vanished
+// without closing its connection) loses its subscriptions and what waits
+// for it, and its queue no longer counts against the uplink, so the
+// source, which never drops a push, goes on sending to the others. Before,
+// the dead queue filled the window and the source sent nothing more.
+func TestStalledPeer(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	e.perIndex = make([]int, e.parts)
+	g := e.testGroup(1)
+	gone, live := e.peer("gone"), e.peer("live")
+	for j, p := range []*peerInfo{gone, live} {
+		p.subs.set(j)
+		p.nsubs++
+		e.used++
+		e.perIndex[j]++
+	}
+	limit, _ := e.sendWindow()
+	e.c.s.up.queued("gone", limit) // and never written
+	e.enqueue(classPush, g, "gone", 0)
+	e.enqueue(classPush, g, "live", 1)
+	e.release()
+	if got, _ := e.sentParts(); len(got) != 0 {
+		t.Fatalf("released %v through a full window", got)
+	}
+	mesh := map[peer.ID]struct{}{"gone": {}, "live": {}}
+	e.now = e.now.Add(stallAfter / 2)
+	e.updateMesh(mesh)
+	if gone.stalled {
+		t.Fatalf("stalled after %v", stallAfter/2)
+	}
+	e.now = e.now.Add(stallAfter)
+	e.updateMesh(mesh)
+	if !gone.stalled || gone.mesh || gone.usable(e.now) || live.stalled {
+		t.Fatalf("gone: stalled %v, mesh %v, usable %v; live stalled %v", gone.stalled, gone.mesh, gone.usable(e.now), live.stalled)
+	}
+	if gone.nsubs != 0 || e.used != 1 || e.send.perPeer["gone"] != 0 {
+		t.Errorf("gone keeps %d subscriptions (%d in all) and %d bytes waiting", gone.nsubs, e.used, e.send.perPeer["gone"])
+	}
+	e.release()
+	if got, _ := e.sentParts(); fmt.Sprint(got) != "[live:1]" {
+		t.Errorf("released %v, want the live child's part", got)
+	}
+	// Its queue moves again: it is back in the mesh.
+	e.c.s.up.sent("gone", PartSize)
+	e.updateMesh(mesh)
+	if gone.stalled || !gone.mesh {
+		t.Errorf("after a write: stalled %v, mesh %v", gone.stalled, gone.mesh)
 	}
 }
 

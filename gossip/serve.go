@@ -272,7 +272,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead, forStart bo
 // its index and to peers that asked for it before we had it.
 func (e *engine) forward(g *group, i int, from peer.ID) {
 	for _, p := range e.peers {
-		if p.id == from {
+		if p.id == from || p.stalled {
 			continue
 		}
 		gp := g.peers[p.id]

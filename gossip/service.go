@@ -86,7 +86,7 @@ func New(ctx context.Context, h host.Host, cfg Config) (*Service, error) {
 		invalid:  make(map[peer.ID]int),
 		pending:  make(map[peer.ID]pendingBan),
 		kick:     make(chan struct{}, 1),
-		up:       newUplink(),
+		up:       newUplink(cfg.Now),
 		tuning:   defaultTuning(),
 		feedback: make(chan scoreFeedback, 256),
 		dials:    make(chan peer.AddrInfo, 64),

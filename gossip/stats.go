@@ -42,7 +42,8 @@ type Stats struct {
 	SlowReaderDrops uint64
 	// PartialRPCs counts partial-message RPCs queued to peers (parts,
 	// announcements, requests); QueuedBytes the bytes of every chunk and
-	// partial RPC queued, and Backlog those not yet written to a stream.
+	// partial RPC queued, and Backlog those not yet written to a stream
+	// (to peers that are not stalled: see the package doc, "Sending").
 	PartialRPCs          uint64
 	QueuedBytes, Backlog int64
 	// Blacklisted is the number of peers blacklisted now.
@@ -65,9 +66,10 @@ type ChannelStats struct {
 	// that were duplicates, parts sent (pushed and answered); requests
 	// sent, requests that timed out and went elsewhere, parents replaced;
 	// announcements sent, requests refused as busy, subscriptions shed;
-	// parts dropped unsent because they waited too long for the uplink.
+	// parts dropped unsent because they waited too long for the uplink;
+	// peers found stalled (our queue to them stopped draining).
 	PartsReceived, DuplicateParts, PartsSent uint64
-	SendExpired                              uint64
+	SendExpired, Stalled                     uint64
 	Requests, RequestTimeouts, Reparents     uint64
 	Announces, Busy, Shed                    uint64
 	// Parents is the number of peers that push us parts; Children the
@@ -250,5 +252,6 @@ func (c *Channel) Stats() ChannelStats {
 		Subscriptions:     int(p.used.Load()),
 		LegacyDrops:       p.legacyDrops.Load(),
 		SendExpired:       p.sendExpired.Load(),
+		Stalled:           p.stalled.Load(),
 	}
 }

@@ -21,7 +21,7 @@ func TestTracerCounts(t *testing.T) {
 	c := &Channel{}
 	chans.Store(topic, c)
 	tr.channels = &chans
-	s := &Service{trace: tr, black: newBlacklist(time.Now, time.Hour), up: newUplink()}
+	s := &Service{trace: tr, black: newBlacklist(time.Now, time.Hour), up: newUplink(time.Now)}
 	tr.up = s.up
 
 	msg := &pubsub.Message{Message: &pb.Message{Topic: &topic}}

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -12,14 +13,31 @@ import (
 // the peers' outbound queues (the backlog) and the bytes written. A backlog
 // that grows while the written rate stays flat means the uplink is full.
 // The byte counts are the payloads of the RPCs, close enough to the wire.
+//
+// A peer whose queue holds bytes and has had none written for stallAfter
+// is stalled: it vanished without closing (its connection lives on until
+// the transport's idle timeout) or its path is dead. Its queue never
+// drains, so it is left out of the backlog; counted, it would make every
+// rule that reads the backlog (busy, overload, the sender's window) think
+// the uplink full for as long as the connection lingers.
 type uplink struct {
 	mu      sync.Mutex
+	now     func() time.Time
 	perPeer map[peer.ID]int64
+	moved   map[peer.ID]time.Time // when its queue last filled from empty or was written from
 	backlog int64
 	written int64
 }
 
-func newUplink() *uplink { return &uplink{perPeer: make(map[peer.ID]int64)} }
+// stallAfter is how long a peer's queue may hold bytes with none written
+// before the peer counts as stalled. A live peer's queue holds at most a
+// few tens of KiB (the sender's window), written in well under a second
+// even through a lossy connection.
+const stallAfter = time.Second
+
+func newUplink(now func() time.Time) *uplink {
+	return &uplink{now: now, perPeer: make(map[peer.ID]int64), moved: make(map[peer.ID]time.Time)}
+}
 
 // rpcSize estimates the bytes an RPC puts on the wire, without marshalling.
 func rpcSize(rpc *pubsub.RPC) int64 {
@@ -38,6 +56,9 @@ func (u *uplink) queued(p peer.ID, n int64) {
 		return
 	}
 	u.mu.Lock()
+	if u.perPeer[p] == 0 {
+		u.moved[p] = u.now()
+	}
 	u.perPeer[p] += n
 	u.backlog += n
 	u.mu.Unlock()
@@ -53,6 +74,7 @@ func (u *uplink) sent(p peer.ID, n int64) {
 		n = min(n, q)
 		u.perPeer[p] = q - n
 		u.backlog -= n
+		u.moved[p] = u.now()
 	}
 	u.mu.Unlock()
 }
@@ -62,14 +84,35 @@ func (u *uplink) gone(p peer.ID) {
 	u.mu.Lock()
 	u.backlog -= u.perPeer[p]
 	delete(u.perPeer, p)
+	delete(u.moved, p)
 	u.mu.Unlock()
 }
 
-// state returns the total backlog and the bytes written since the start.
+// state returns the backlog of the peers that are not stalled and the
+// bytes written since the start.
 func (u *uplink) state() (backlog, written int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.backlog, u.written
+	now := u.now()
+	backlog = u.backlog
+	for p, n := range u.perPeer {
+		if u.stalledLocked(p, now) {
+			backlog -= n
+		}
+	}
+	return backlog, u.written
+}
+
+// stalled reports whether p's queue has held bytes with none written for
+// stallAfter.
+func (u *uplink) stalled(p peer.ID) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.stalledLocked(p, u.now())
+}
+
+func (u *uplink) stalledLocked(p peer.ID, now time.Time) bool {
+	return u.perPeer[p] > 0 && now.Sub(u.moved[p]) > stallAfter
 }
 
 // peerBacklog returns the bytes queued for p and not yet written.
