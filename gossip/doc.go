@@ -271,6 +271,7 @@
 // subscriptions on us and the parts waiting for it are dropped, and it is
 // not pushed to, announced to, asked or seeded until its queue moves again
 // (checkStalled; TestUplinkStall, TestStalledPeer; Stalled counts them).
+// The churn scenario went from 0.55 to 0.77–0.80 (docs/PERFORMANCE.md).
 //
 // # Peers without partial messages
 //
@@ -387,13 +388,13 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// 057d63c) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.961 / 0.911 at N=10 /
-// 50 / 200 and 0.50–0.59 under churn with 1% loss (0.31–0.47 before parts
-// waited in the engine). Viewers take in 1.2–1.75 bytes per stream byte,
-// and the broadcaster sends 1.2–2.6× the stream. On loopback with 20
-// viewers 0.9998 plays, for 1.08 bytes in and 14 ms of CPU per node per
-// second of stream. Serving catch-up only from spare upload took N=200
+// 0a057a8) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 0.982 / 0.962 at N=10 /
+// 50 / 200 and 0.77 under churn with 1% loss (0.31–0.47 before parts
+// waited in the engine, 0.50–0.65 before stalled peers left the mesh).
+// Viewers take in 1.2–1.9 bytes per stream byte, and the broadcaster sends
+// 1.2–2.5× the stream. On loopback with 20 viewers everything plays, for
+// 1.10 bytes in and 19 ms of CPU per node per second of stream. Serving catch-up only from spare upload took N=200
 // from 0.73 to 0.93. The gap to the targets of one copy in, continuity
 // 0.999 and 1 s delay has measured causes, each explained on that page:
 // loss, the launch storm, a buffer that keeps the delay it started with,
