@@ -270,7 +270,8 @@
 // backlog, and the engine treats a stalled peer as out of the mesh: its
 // subscriptions on us and the parts waiting for it are dropped, and it is
 // not pushed to, announced to, asked or seeded until its queue moves again
-// (checkStalled; TestUplinkStall, TestStalledPeer; Stalled counts them).
+// (checkStalled; TestUplinkStall, TestStalledPeer, e2e's TestVanishingViewers;
+// Stalled counts them).
 // The churn scenario went from 0.55 to 0.77–0.80 (docs/PERFORMANCE.md).
 //
 // # Peers without partial messages
