@@ -411,9 +411,10 @@ func (e *engine) onTick(mesh map[peer.ID]struct{}, topicPeers []peer.ID) {
 // one what we hold from the latest random-access chunk on, so a joiner can
 // fetch the current GOP at once instead of waiting for the next one.
 func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
+	stalls := e.c.s.up.refreshStalls()
 	for _, p := range e.peers {
 		_, p.mesh = mesh[p.id]
-		e.checkStalled(p)
+		e.checkStalled(p, stalls[p.id])
 	}
 	var fresh []*peerInfo
 	for id := range mesh {
@@ -453,25 +454,30 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 }
 
 // checkStalled notes whether our queue to p has stopped draining (see
-// uplink). A stalled peer is out of the mesh for us: it gets no pushes,
+// uplink.refreshStalls). A stalled peer is out of the mesh for us: it gets no pushes,
 // announcements or requests, and what waits for it is dropped, since none
 // of it would be written. Most likely it vanished without a word, and its
 // connection lives on until the transport's idle timeout. Before this, its
 // parents kept pushing to it, their backlog never fell, and they said busy
 // to everyone until then; a source stopped sending altogether. If its
 // queue drains again it is back, and asks for its parts again itself.
-func (e *engine) checkStalled(p *peerInfo) {
-	stalled := e.c.s.up.stalled(p.id)
+func (e *engine) checkStalled(p *peerInfo, stalled bool) {
 	if stalled {
 		p.mesh = false
 		if !p.stalled {
 			e.debug("stalled", "peer", short(p.id), "subs", p.nsubs)
-			e.unsubscribe(p, p.subs)
-			e.forgetSends(p.id)
+			e.stopSending(p)
 			e.c.stats.stalled.Add(1)
 		}
 	}
 	p.stalled = stalled
+}
+
+// stopSending ends what we send p: its subscriptions on us, and the parts
+// waiting for it.
+func (e *engine) stopSending(p *peerInfo) {
+	e.unsubscribe(p, p.subs)
+	e.forgetSends(p.id)
 }
 
 // everySecond decays peer accounting, hands the app scores to gossipsub,
@@ -507,7 +513,7 @@ func (e *engine) everySecond() {
 
 // gone forgets a disconnected peer: its subscriptions, and it as a parent.
 func (e *engine) gone(p *peerInfo) {
-	e.unsubscribe(p, p.subs)
+	e.stopSending(p)
 	for j := range e.parents {
 		if e.parents[j].p == p.id {
 			e.parents[j] = parentSlot{}
@@ -525,7 +531,6 @@ func (e *engine) gone(p *peerInfo) {
 		}
 	}
 	delete(e.peers, p.id)
-	e.forgetSends(p.id)
 }
 
 func (e *engine) forget(g *group) {

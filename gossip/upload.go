@@ -19,12 +19,15 @@ import (
 // the transport's idle timeout) or its path is dead. Its queue never
 // drains, so it is left out of the backlog; counted, it would make every
 // rule that reads the backlog (busy, overload, the sender's window) think
-// the uplink full for as long as the connection lingers.
+// the uplink full for as long as the connection lingers. The engine
+// re-decides who is stalled once a tick (refreshStalls), so reading the
+// backlog, which every RPC handled does, need not scan every peer.
 type uplink struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	perPeer map[peer.ID]int64
 	moved   map[peer.ID]time.Time // when its queue last filled from empty or was written from
+	stalls  map[peer.ID]bool      // as of the last refreshStalls; replaced, never changed
 	backlog int64
 	written int64
 }
@@ -93,26 +96,31 @@ func (u *uplink) gone(p peer.ID) {
 func (u *uplink) state() (backlog, written int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	now := u.now()
 	backlog = u.backlog
-	for p, n := range u.perPeer {
-		if u.stalledLocked(p, now) {
-			backlog -= n
-		}
+	for p := range u.stalls {
+		backlog -= u.perPeer[p]
 	}
 	return backlog, u.written
 }
 
-// stalled reports whether p's queue has held bytes with none written for
-// stallAfter.
-func (u *uplink) stalled(p peer.ID) bool {
+// refreshStalls decides which peers are stalled now, its queue holding
+// bytes with none written for stallAfter, and returns them (nil if none).
+// The map is shared: the caller must not change it.
+func (u *uplink) refreshStalls() map[peer.ID]bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.stalledLocked(p, u.now())
-}
-
-func (u *uplink) stalledLocked(p peer.ID, now time.Time) bool {
-	return u.perPeer[p] > 0 && now.Sub(u.moved[p]) > stallAfter
+	now := u.now()
+	var stalls map[peer.ID]bool
+	for p, n := range u.perPeer {
+		if n > 0 && now.Sub(u.moved[p]) > stallAfter {
+			if stalls == nil {
+				stalls = make(map[peer.ID]bool)
+			}
+			stalls[p] = true
+		}
+	}
+	u.stalls = stalls
+	return stalls
 }
 
 // peerBacklog returns the bytes queued for p and not yet written.
