@@ -69,27 +69,26 @@ func (l *sourceLog) add(c p2ptvd.Chunk) {
 func (l *sourceLog) count(from, to time.Time) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
-	for _, t := range l.stamps {
-		if !t.Before(from) && !t.After(to) {
-			n++
-		}
-	}
-	return uint64(n)
+	n := upTo(l.stamps, to) - upTo(l.stamps, from.Add(-1))
+	return uint64(max(n, 0))
+}
+
+// upTo is how many of the sorted times ts are at or before t.
+func upTo(ts []time.Time, t time.Time) int {
+	return sort.Search(len(ts), func(i int) bool { return ts[i].After(t) })
 }
 
 // between is the stream bytes of the chunks that ended in (from, to].
 func (l *sourceLog) between(from, to time.Time) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	upTo := func(t time.Time) int64 {
-		i := sort.Search(len(l.ends), func(i int) bool { return l.ends[i].After(t) })
-		if i == 0 {
-			return 0
+	bytesTo := func(t time.Time) int64 {
+		if i := upTo(l.ends, t); i > 0 {
+			return l.bytes[i-1]
 		}
-		return l.bytes[i-1]
+		return 0
 	}
-	return upTo(to) - upTo(from)
+	return bytesTo(to) - bytesTo(from)
 }
 
 // follow records every chunk a playout buffer releases until ctx ends. The
