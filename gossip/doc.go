@@ -217,10 +217,15 @@
 // RPCs cannot be cancelled and a child waiting behind them replaces its
 // parent, so two such checks also shed a quarter of the subscriptions,
 // newest children first, with drop bits. A request is refused (busy flag,
-// nothing sent) while the backlog is over busyAfter (150 ms) of draining,
+// nothing sent) while the backlog is over busyAfter (300 ms) of draining,
 // the asker's queue holds over maxPeerBacklog (64 KiB), or the source's
 // repair allowance is spent; only then does a relay say busy, which in
-// every announcement would turn everyone away. A relay answers a joiner
+// every announcement would turn everyone away. 300 ms is just under the
+// answer line's limit (350 ms, below), which drops an answer that waited
+// too long with a busy notice anyway: at 150 ms relays refused requests
+// they would have served in time, and an asker passes a busy peer over for
+// busyFor, so under 1% loss parts went round four or five peers (churn
+// 0.77–0.80 before, docs/PERFORMANCE.md). A relay answers a joiner
 // (flag start) asking for a chunk behind the live edge (over
 // catchUpBehind, 750 ms of stream time, behind its newest: its GOP) only
 // while its backlog is under catchUpBacklog (16 KiB), and from an

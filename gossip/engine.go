@@ -54,7 +54,7 @@ func defaultTuning() tuning {
 		guessCopies:    2,
 		subShare:       0.75,
 		overloadAfter:  250 * time.Millisecond,
-		busyAfter:      150 * time.Millisecond,
+		busyAfter:      300 * time.Millisecond,
 		partsPerRPC:    2,
 		lookAhead:      256,
 		startupWait:    1500 * time.Millisecond,
