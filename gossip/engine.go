@@ -132,8 +132,8 @@ type engine struct {
 	perIndex    []int
 	budget      float64 // learnt upload budget, bytes/s
 	overloaded  int
-	busy        bool    // the uplink's backlog is too long to answer requests
-	drain       float64 // bytes/s the uplink writes now (or the budget's share), from checkUpload
+	queued      time.Duration // how long the backlog takes to drain, as of checkUpload
+	drain       float64       // bytes/s the uplink writes now (or the budget's share), from checkUpload
 	send        sender
 	calmSince   time.Time
 	lastCheck   time.Time

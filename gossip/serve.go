@@ -179,10 +179,18 @@ func (e *engine) childCount() int {
 
 // busyFor reports whether to refuse p's request now: this node only
 // consumes, its uplink is full, p's queue is long, or (the source) its
-// allowance for answering requests is spent.
-func (e *engine) busyFor(p *peerInfo, bytes int) bool {
+// allowance for answering requests is spent. The source is full for a
+// joiner (forStart) at half the backlog: a joiner can start at the next
+// keyframe chunk, while a playing viewer asks the source, last, for a
+// part nobody else brought, and every viewer below it skips that chunk
+// if the source says no.
+func (e *engine) busyFor(p *peerInfo, bytes int, forStart bool) bool {
+	full := e.t.busyAfter
+	if e.source && forStart {
+		full /= 2
+	}
 	switch {
-	case e.consume || e.busy:
+	case e.consume || e.queued > full:
 		return true
 	case e.peerBacklog(p.id) > maxPeerBacklog:
 		return true
@@ -237,7 +245,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead, forStart bo
 	if needHead && g.head != nil && !gp.sentHead {
 		bytes += len(g.head)
 	}
-	busy := e.busyFor(p, bytes)
+	busy := e.busyFor(p, bytes, forStart)
 	class := classAnswer
 	if !e.source && e.behind(g.seq) {
 		class = classCatchUp
@@ -383,7 +391,7 @@ func (e *engine) checkUpload() {
 	drain := max(thr, 0.25*budget, 32<<10)
 	e.drain = drain
 	over := float64(backlog) > e.t.overloadAfter.Seconds()*drain && backlog > 32<<10
-	e.busy = float64(backlog) > e.t.busyAfter.Seconds()*drain
+	e.queued = time.Duration(float64(backlog) / drain * float64(time.Second))
 	if over {
 		e.overloaded++
 	} else {
