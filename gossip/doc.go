@@ -230,20 +230,21 @@
 // a part nobody else brought, while a joiner can start at the next
 // keyframe chunk; answering joiners at 300 ms made its pushes late at the
 // launch of ChannelSim/N=10 (continuity 0.977 against 0.997, means of six
-// runs; docs/PERFORMANCE.md). A relay answers a joiner
-// (flag start) asking for a chunk behind the live edge (over
-// catchUpBehind, 750 ms of stream time, behind its newest: its GOP) only
-// while its backlog is under catchUpBacklog (16 KiB), and from an
-// allowance of catchUpShare (0.25) of the stream rate (a bucket of one
+// runs; docs/PERFORMANCE.md).
+//
+// A relay answers a joiner (flag start) asking for a chunk behind the live
+// edge (over catchUpBehind, 750 ms of stream time, behind its newest: its
+// GOP) only while its backlog is under catchUpBacklog (16 KiB), and from
+// an allowance of catchUpShare (0.25) of the stream rate (a bucket of one
 // second's worth); else it says busy, and the asker asks it for no such
 // chunk for busyFor but still for live ones. A viewer that plays asks for
 // such a chunk to repair one it is about to play, and gets it within the
 // sender's limits alone (below): under 1% loss most chunks need a repair,
 // and the allowance refused them (churn 0.52 and 0.65 in two runs, against
-// 0.50–0.59 without the flag; docs/PERFORMANCE.md). In the launch storm of
-// ChannelSim/N=200 most
-// parts asked for were over 1.5 s old, and serving them made every live
-// part late (docs/PERFORMANCE.md has the figures). The backlog in these
+// 0.50–0.59 without the flag; docs/PERFORMANCE.md). In the launch storm
+// of ChannelSim/N=200 most parts asked for were over 1.5 s old, and
+// serving them made every live part late (docs/PERFORMANCE.md has the
+// figures). The backlog in these
 // rules counts the parts waiting to be sent (below) as well as pubsub's
 // queues. With ConsumeOnly a node has no slots, says busy in all it sends
 // and never announces, but fetches and subscribes (TestConsumeOnly).
@@ -399,14 +400,15 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// 0a057a8) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.982 / 0.962 at N=10 /
-// 50 / 200 and 0.77 under churn with 1% loss (0.31–0.47 before parts
-// waited in the engine, 0.50–0.65 before stalled peers left the mesh).
-// Viewers take in 1.2–1.9 bytes per stream byte, and the broadcaster sends
-// 1.2–2.5× the stream. On loopback with 20 viewers everything plays, for
-// 1.10 bytes in and 19 ms of CPU per node per second of stream. Serving catch-up only from spare upload took N=200
-// from 0.73 to 0.93. The gap to the targets of one copy in, continuity
+// 2ed4f7d) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 0.988 / 0.976 / 0.926 at N=10 /
+// 50 / 200 and 0.92 under churn with 1% loss (0.31–0.47 before parts
+// waited in the engine, 0.50–0.65 before stalled peers left the mesh,
+// 0.77–0.80 before busy waited for 300 ms of backlog). Viewers take in
+// 1.2–1.8 bytes per stream byte, and the broadcaster sends 1.2–2.5× the
+// stream. On loopback with 20 viewers everything plays, for 1.09 bytes in
+// and 22 ms of CPU per node per second of stream. Serving catch-up only
+// from spare upload took N=200 from 0.73 to 0.93. The gap to the targets of one copy in, continuity
 // 0.999 and 1 s delay has measured causes, each explained on that page:
 // loss, the launch storm, a buffer that keeps the delay it started with,
 // and trees missing a parent for some indices.
