@@ -236,31 +236,27 @@ func TestRepairsNotHeldToAllowance(t *testing.T) {
 }
 
 // TestBusyAfter: a relay answers every request until its backlog holds
-// busyAfter of draining; the source refuses a joiner at half that, but
-// still answers a playing viewer, for whom it is the last resort.
+// busyAfter of draining; the source says busy at half that.
 func TestBusyAfter(t *testing.T) {
 	busy := defaultTuning().busyAfter
 	for _, tt := range []struct {
-		name     string
-		source   bool
-		forStart bool
-		queued   time.Duration
-		busy     bool
+		name   string
+		source bool
+		queued time.Duration
+		busy   bool
 	}{
-		{"relay, short queue", false, false, busy / 2, false},
-		{"relay, joiner, short queue", false, true, busy * 3 / 4, false},
-		{"relay, long queue", false, false, busy + time.Millisecond, true},
-		{"source, player, queue over half", true, false, busy * 3 / 4, false},
-		{"source, joiner, queue over half", true, true, busy * 3 / 4, true},
-		{"source, joiner, short queue", true, true, busy / 4, false},
-		{"source, player, long queue", true, false, busy + time.Millisecond, true},
+		{"relay, short queue", false, busy / 2, false},
+		{"relay, queue under busyAfter", false, busy * 3 / 4, false},
+		{"relay, long queue", false, busy + time.Millisecond, true},
+		{"source, short queue", true, busy / 4, false},
+		{"source, queue over half", true, busy * 3 / 4, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := sendEngine(t)
 			e.source = tt.source
 			e.srcTokens = 1 << 20
 			e.queued = tt.queued
-			if got := e.busyFor(e.peer("asker"), PartSize, tt.forStart); got != tt.busy {
+			if got := e.busyFor(e.peer("asker"), PartSize); got != tt.busy {
 				t.Errorf("busy %v, want %v", got, tt.busy)
 			}
 		})
