@@ -454,9 +454,9 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 }
 
 // checkStalled notes whether our queue to p has stopped draining (see
-// uplink.refreshStalls). A stalled peer is out of the mesh for us: it gets no pushes,
-// announcements or requests, and what waits for it is dropped, since none
-// of it would be written. Most likely it vanished without a word, and its
+// uplink.refreshStalls). A stalled peer is out of the mesh for us: it gets
+// no pushes, announcements or requests, and what waits for it is dropped,
+// since none of it would be written. Most likely it vanished without a word, and its
 // connection lives on until the transport's idle timeout. Before this, its
 // parents kept pushing to it, their backlog never fell, and they said busy
 // to everyone until then; a source stopped sending altogether. If its

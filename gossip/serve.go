@@ -390,8 +390,8 @@ func (e *engine) checkUpload() {
 	// (or at the budget, when little is being written).
 	drain := max(thr, 0.25*budget, 32<<10)
 	e.drain = drain
-	over := float64(backlog) > e.t.overloadAfter.Seconds()*drain && backlog > 32<<10
 	e.queued = time.Duration(float64(backlog) / drain * float64(time.Second))
+	over := e.queued > e.t.overloadAfter && backlog > 32<<10
 	if over {
 		e.overloaded++
 	} else {

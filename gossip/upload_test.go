@@ -8,8 +8,8 @@ import (
 )
 
 // TestUplinkStall: a peer's queue that holds bytes and has none written
-// for stallAfter leaves the backlog at the next refresh; an empty queue never stalls, and a
-// write brings a stalled peer back.
+// for stallAfter leaves the backlog at the next refresh; an empty queue
+// never stalls, and a write brings a stalled peer back.
 func TestUplinkStall(t *testing.T) {
 	now := time.Unix(1000, 0)
 	u := newUplink(func() time.Time { return now })
