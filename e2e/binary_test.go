@@ -211,8 +211,10 @@ func probe(t *testing.T, v *proc, fps int) {
 		t.Errorf("%s: ffprobe: %v\n%s\np2ptvd log:\n%s", v.name, err, stderr.String(), v.stderr)
 		return
 	}
+	failed := false
 	if w := strings.TrimSpace(stderr.String()); w != "" {
 		t.Errorf("%s: ffprobe warned:\n%s", v.name, w)
+		failed = true
 	}
 	var frames []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -226,10 +228,15 @@ func probe(t *testing.T, v *proc, fps int) {
 	}
 	if !strings.HasPrefix(frames[0], "1") {
 		t.Errorf("%s: first frame is %q, want a keyframe (1,I)", v.name, frames[0])
+		failed = true
 	}
 	want := 10 * fps * 95 / 100
 	if len(frames) < want {
 		t.Errorf("%s: decoded %d frames in a 10 s window, want ≥ %d", v.name, len(frames), want)
+		failed = true
+	}
+	if failed {
+		t.Logf("%s: p2ptvd log:\n%s", v.name, v.stderr)
 	}
 	t.Logf("%s: %d frames decoded in 10 s, first %s", v.name, len(frames), strconv.Quote(frames[0]))
 }
