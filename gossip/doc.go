@@ -411,5 +411,6 @@
 // N=200 from 0.73 to 0.93. The gap to the targets of one copy in,
 // continuity 0.999 and 1 s delay has measured causes, each explained on
 // that page: loss, the launch storm, a buffer that keeps the delay it
-// started with, and trees missing a parent for some indices.
+// started with, trees missing a parent for some indices, and for startup
+// a joiner's GOP, served from the relays' catch-up allowance.
 package gossip
