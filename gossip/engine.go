@@ -60,7 +60,7 @@ func defaultTuning() tuning {
 		startupWait:    1500 * time.Millisecond,
 		staleAfter:     5 * time.Second,
 		sourceRepair:   0.4,
-		catchUpBacklog: 16 << 10,
+		catchUpBacklog: 64 << 10,
 		catchUpShare:   0.25,
 		catchUpBehind:  750 * time.Millisecond,
 		sendAhead:      60 * time.Millisecond,

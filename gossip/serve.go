@@ -202,7 +202,7 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 
 // spendCatchUp reports whether a relay may answer a joiner now with bytes
 // of a chunk behind the live edge (its GOP), and takes them from its
-// allowance if so: only through an idle uplink (backlog under
+// allowance if so: only through a nearly idle uplink (backlog under
 // catchUpBacklog) and at most catchUpShare of the stream rate. In a launch
 // storm, joiners' GOPs were most of what viewers asked for, and serving
 // them made every live part late. A playing viewer's repairs are not held
