@@ -418,5 +418,7 @@
 // continuity 0.999 and 1 s delay has measured causes, each explained on
 // that page: loss, the launch storm, a buffer that keeps the delay it
 // started with, trees missing a parent for some indices, and for startup
-// a joiner's GOP, served from the relays' catch-up allowance.
+// a joiner's GOP, served from the relays' catch-up allowance (startup p50
+// 3.4–3.9 s at N=50, N=200 and under churn with the 64 KiB backlog, single
+// runs after the suite).
 package gossip
