@@ -30,6 +30,7 @@ type tuning struct {
 	subShare       float64       // share of the upload budget subscriptions may take
 	overloadAfter  time.Duration // a backlog this long (at the budget's rate) sheds subscriptions
 	busyAfter      time.Duration // a backlog this long refuses requests
+	srcBusyAfter   time.Duration // the same at the source, whose pushes are each index's only copy
 	partsPerRPC    int           // parts in one data RPC answering a request
 	lookAhead      uint64        // seqs beyond the highest verified a group may claim
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
@@ -55,6 +56,7 @@ func defaultTuning() tuning {
 		subShare:       0.75,
 		overloadAfter:  250 * time.Millisecond,
 		busyAfter:      300 * time.Millisecond,
+		srcBusyAfter:   150 * time.Millisecond,
 		partsPerRPC:    2,
 		lookAhead:      256,
 		startupWait:    1500 * time.Millisecond,
@@ -456,11 +458,12 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 // checkStalled notes whether our queue to p has stopped draining (see
 // uplink.refreshStalls). A stalled peer is out of the mesh for us: it gets
 // no pushes, announcements or requests, and what waits for it is dropped,
-// since none of it would be written. Most likely it vanished without a word, and its
-// connection lives on until the transport's idle timeout. Before this, its
-// parents kept pushing to it, their backlog never fell, and they said busy
-// to everyone until then; a source stopped sending altogether. If its
-// queue drains again it is back, and asks for its parts again itself.
+// since none of it would be written. Most likely it vanished without a
+// word, and its connection lives on until the transport's idle timeout.
+// Before this, its parents kept pushing to it, their backlog never fell,
+// and they said busy to everyone until then; a source stopped sending
+// altogether. If its queue drains again it is back, and asks for its parts
+// again itself.
 func (e *engine) checkStalled(p *peerInfo, stalled bool) {
 	if stalled {
 		p.mesh = false

@@ -179,15 +179,16 @@ func (e *engine) childCount() int {
 
 // busyFor reports whether to refuse p's request now: this node only
 // consumes, its uplink is full, p's queue is long, or (the source) its
-// allowance for answering requests is spent. The source is full at half
-// the backlog: its pushes are the only copy of each index, and answers
-// that wait in pubsub's queue ahead of them make the whole tree late (at
-// 300 ms, N=10 lost a fiftieth of its chunks, and TestBroadcastJoinPlayEnd
-// and TestTCP failed under the race detector on a loaded machine).
+// allowance for answering requests is spent. The source is full at
+// srcBusyAfter, half a relay's busyAfter: its pushes are the only copy of
+// each index, and answers that wait in pubsub's queue ahead of them make
+// the whole tree late (at 300 ms, N=10 lost a fiftieth of its chunks, and
+// TestBroadcastJoinPlayEnd and TestTCP failed under the race detector on a
+// loaded machine).
 func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 	full := e.t.busyAfter
 	if e.source {
-		full /= 2
+		full = e.t.srcBusyAfter
 	}
 	switch {
 	case e.consume || e.queued > full:
