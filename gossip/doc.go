@@ -226,8 +226,8 @@
 // they would have served in time, and an asker passes a busy peer over for
 // busyFor, so under 1% loss a third of all requests were refused and parts
 // went round four or five peers. The source says busy at srcBusyAfter
-// (150 ms), half that backlog: its pushes are the only copy of each index, and
-// at 300 ms its answers made them late (ChannelSim/N=10 0.977 against
+// (150 ms), half that backlog: its pushes are the only copy of each index,
+// and at 300 ms its answers made them late (ChannelSim/N=10 0.977 against
 // 0.997, means of six runs; TestBroadcastJoinPlayEnd and TestTCP failed
 // under the race detector on a loaded machine; docs/PERFORMANCE.md).
 //
