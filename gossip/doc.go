@@ -228,8 +228,7 @@
 // went round four or five peers. The source says busy at srcBusyAfter
 // (150 ms), half that backlog: its pushes are the only copy of each index,
 // and at 300 ms its answers made them late (ChannelSim/N=10 0.977 against
-// 0.997, means of six runs; TestBroadcastJoinPlayEnd and TestTCP failed
-// under the race detector on a loaded machine; docs/PERFORMANCE.md).
+// 0.997, means of six runs; docs/PERFORMANCE.md).
 //
 // A relay answers a joiner (flag start) asking for a chunk behind the live
 // edge (over catchUpBehind, 750 ms of stream time, behind its newest: its
@@ -290,6 +289,16 @@
 // (checkStalled; TestUplinkStall, TestStalledPeer, e2e's TestVanishingViewers;
 // Stalled counts them).
 // The churn scenario went from 0.55 to 0.77–0.80 (docs/PERFORMANCE.md).
+//
+// The tracer counts an RPC into its peer's backlog when pubsub traces it
+// queued (SendRPC) and out when it is written (SendRPCCompleted), matched
+// by RPC, not by bytes: pubsub traces SendRPC after the push, and the
+// peer's writer goroutine may write the RPC first (on a loaded machine,
+// a few times a run). Counted by bytes alone, each such write stayed in
+// the backlog for good; two 8 KiB parts filled a peer's 16 KiB window,
+// and a source's only viewer got nothing more (TestTCP or
+// TestBroadcastJoinPlayEnd failed in about one run of the race set in
+// three; TestUplinkWrittenBeforeQueued).
 //
 // # Peers without partial messages
 //

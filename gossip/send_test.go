@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -67,7 +68,9 @@ func TestSenderOrder(t *testing.T) {
 	e.enqueue(classPush, g, "child", 2)
 	// pubsub's queues hold all but one part's room of the window.
 	limit, _ := e.sendWindow()
-	e.c.s.up.queued("other", limit-1)
+	written := &pubsub.RPC{} // the next RPC the uplink writes
+	e.c.s.up.queued(written, "other", PartSize)
+	e.c.s.up.queued(&pubsub.RPC{}, "other", limit-1-PartSize)
 	var order []string
 	for range 3 {
 		e.release()
@@ -76,8 +79,9 @@ func TestSenderOrder(t *testing.T) {
 			t.Fatalf("released %v with room for one part", got)
 		}
 		order = append(order, got[0])
-		e.c.s.up.sent("other", PartSize) // the uplink wrote one part's worth
-		e.c.s.up.queued("other", PartSize)
+		e.c.s.up.sent(written, "other", PartSize) // the uplink wrote one part's worth
+		written = &pubsub.RPC{}                   // and pubsub took the part released
+		e.c.s.up.queued(written, "other", PartSize)
 	}
 	want := []string{"child:2", "asker:1", "joiner:0"}
 	if fmt.Sprint(order) != fmt.Sprint(want) {
@@ -92,7 +96,7 @@ func TestSenderExpiry(t *testing.T) {
 	e := sendEngine(t)
 	g := e.testGroup(1)
 	limit, _ := e.sendWindow()
-	e.c.s.up.queued("other", limit) // the uplink is full
+	e.c.s.up.queued(&pubsub.RPC{}, "other", limit) // the uplink is full
 	e.enqueue(classPush, g, "child", 0)
 	e.enqueue(classAnswer, g, "asker", 1)
 	e.enqueue(classCatchUp, g, "joiner", 2)
@@ -129,7 +133,7 @@ func TestSenderPeerLimit(t *testing.T) {
 	e := sendEngine(t)
 	g := e.testGroup(1)
 	_, peerLimit := e.sendWindow()
-	e.c.s.up.queued("slow", peerLimit) // one peer's connection is backed up
+	e.c.s.up.queued(&pubsub.RPC{}, "slow", peerLimit) // one peer's connection is backed up
 	e.enqueue(classPush, g, "slow", 0)
 	e.enqueue(classPush, g, "fast", 1)
 	e.release()
@@ -164,7 +168,8 @@ func TestStalledPeer(t *testing.T) {
 		e.perIndex[j]++
 	}
 	limit, _ := e.sendWindow()
-	e.c.s.up.queued("gone", limit) // and never written
+	stuck := &pubsub.RPC{}
+	e.c.s.up.queued(stuck, "gone", limit) // and not written for a while
 	e.enqueue(classPush, g, "gone", 0)
 	e.enqueue(classPush, g, "live", 1)
 	e.release()
@@ -190,7 +195,7 @@ func TestStalledPeer(t *testing.T) {
 		t.Errorf("released %v, want the live child's part", got)
 	}
 	// Its queue moves again: it is back in the mesh.
-	e.c.s.up.sent("gone", PartSize)
+	e.c.s.up.sent(stuck, "gone", limit)
 	e.updateMesh(mesh)
 	if gone.stalled || !gone.mesh {
 		t.Errorf("after a write: stalled %v, mesh %v", gone.stalled, gone.mesh)

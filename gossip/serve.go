@@ -182,9 +182,7 @@ func (e *engine) childCount() int {
 // allowance for answering requests is spent. The source is full at
 // srcBusyAfter, half a relay's busyAfter: its pushes are the only copy of
 // each index, and answers that wait in pubsub's queue ahead of them make
-// the whole tree late (at 300 ms, N=10 lost a fiftieth of its chunks, and
-// TestBroadcastJoinPlayEnd and TestTCP failed under the race detector on a
-// loaded machine).
+// the whole tree late (at 300 ms, N=10 lost a fiftieth of its chunks).
 func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 	full := e.t.busyAfter
 	if e.source {

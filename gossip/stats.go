@@ -170,13 +170,13 @@ func (t *tracer) SendRPC(rpc *pubsub.RPC, p peer.ID) {
 	n := rpcSize(rpc)
 	t.queuedBytes.Add(n)
 	if t.up != nil {
-		t.up.queued(p, n)
+		t.up.queued(rpc, p, n)
 	}
 }
 
 func (t *tracer) SendRPCCompleted(rpc *pubsub.RPC, p peer.ID, _ time.Duration) {
 	if t.up != nil {
-		t.up.sent(p, rpcSize(rpc))
+		t.up.sent(rpc, p, rpcSize(rpc))
 	}
 	if pm := rpc.GetPartial(); pm != nil {
 		if c := t.channel(pm.GetTopicID()); c != nil && c.waiting.Load() {

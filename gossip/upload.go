@@ -28,8 +28,25 @@ type uplink struct {
 	perPeer map[peer.ID]int64
 	moved   map[peer.ID]time.Time // when its queue last filled from empty or was written from
 	stalls  map[peer.ID]bool      // as of the last refreshStalls; replaced, never changed
+	// inQueue holds the size of each RPC counted in a backlog until it is
+	// written. early holds RPCs written before pubsub traced them queued:
+	// it traces SendRPC after the push, and the peer's writer may pop and
+	// write the RPC first. Matched by RPC, the two orders come out the
+	// same; counted by bytes alone, each such write left its bytes in the
+	// backlog for good, and a few of them held the peer's window shut (a
+	// source's only viewer got nothing more, under -race on a busy
+	// machine).
+	inQueue map[rpcKey]int64
+	early   map[rpcKey]time.Time
 	backlog int64
 	written int64
+}
+
+// rpcKey names one RPC to one peer (pubsub hands the same full-message
+// RPC to several).
+type rpcKey struct {
+	rpc *pubsub.RPC
+	p   peer.ID
 }
 
 // stallAfter is how long a peer's queue may hold bytes with none written
@@ -39,7 +56,13 @@ type uplink struct {
 const stallAfter = time.Second
 
 func newUplink(now func() time.Time) *uplink {
-	return &uplink{now: now, perPeer: make(map[peer.ID]int64), moved: make(map[peer.ID]time.Time)}
+	return &uplink{
+		now:     now,
+		perPeer: make(map[peer.ID]int64),
+		moved:   make(map[peer.ID]time.Time),
+		inQueue: make(map[rpcKey]int64),
+		early:   make(map[rpcKey]time.Time),
+	}
 }
 
 // rpcSize estimates the bytes an RPC puts on the wire, without marshalling.
@@ -54,32 +77,46 @@ func rpcSize(rpc *pubsub.RPC) int64 {
 	return n
 }
 
-func (u *uplink) queued(p peer.ID, n int64) {
+// queued counts an RPC of n bytes handed to p's queue.
+func (u *uplink) queued(rpc *pubsub.RPC, p peer.ID, n int64) {
 	if n == 0 {
 		return
 	}
+	k := rpcKey{rpc, p}
 	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.early[k]; ok {
+		delete(u.early, k) // already written
+		return
+	}
 	if u.perPeer[p] == 0 {
 		u.moved[p] = u.now()
 	}
+	u.inQueue[k] = n
 	u.perPeer[p] += n
 	u.backlog += n
-	u.mu.Unlock()
 }
 
-func (u *uplink) sent(p peer.ID, n int64) {
+// sent counts an RPC of n bytes written to p's stream.
+func (u *uplink) sent(rpc *pubsub.RPC, p peer.ID, n int64) {
 	if n == 0 {
 		return
 	}
+	k := rpcKey{rpc, p}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	u.written += n
-	if q, ok := u.perPeer[p]; ok {
-		n = min(n, q)
-		u.perPeer[p] = q - n
-		u.backlog -= n
+	if _, ok := u.perPeer[p]; ok {
 		u.moved[p] = u.now()
 	}
-	u.mu.Unlock()
+	q, ok := u.inQueue[k]
+	if !ok {
+		u.early[k] = u.now()
+		return
+	}
+	delete(u.inQueue, k)
+	u.perPeer[p] -= q
+	u.backlog -= q
 }
 
 // gone forgets a peer's queue: what was in it will never be written.
@@ -88,6 +125,11 @@ func (u *uplink) gone(p peer.ID) {
 	u.backlog -= u.perPeer[p]
 	delete(u.perPeer, p)
 	delete(u.moved, p)
+	for k := range u.inQueue {
+		if k.p == p {
+			delete(u.inQueue, k)
+		}
+	}
 	u.mu.Unlock()
 }
 
@@ -110,6 +152,13 @@ func (u *uplink) refreshStalls() map[peer.ID]bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := u.now()
+	for k, at := range u.early {
+		// Written after its queue was gone (the writer was mid-write),
+		// so never traced queued: forget it.
+		if now.Sub(at) > stallAfter {
+			delete(u.early, k)
+		}
+	}
 	var stalls map[peer.ID]bool
 	for p, n := range u.perPeer {
 		if n > 0 && now.Sub(u.moved[p]) > stallAfter {

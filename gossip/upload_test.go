@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -13,9 +14,13 @@ import (
 func TestUplinkStall(t *testing.T) {
 	now := time.Unix(1000, 0)
 	u := newUplink(func() time.Time { return now })
-	u.queued("quiet", 0) // nothing queued: never counted, never stalled
-	u.queued("live", 10<<10)
-	u.queued("dead", 20<<10)
+	u.queued(&pubsub.RPC{}, "quiet", 0) // nothing queued: never counted, never stalled
+	live1, live2 := &pubsub.RPC{}, &pubsub.RPC{}
+	u.queued(live1, "live", 4<<10)
+	u.queued(live2, "live", 6<<10)
+	dead1 := &pubsub.RPC{}
+	u.queued(dead1, "dead", 1<<10)
+	u.queued(&pubsub.RPC{}, "dead", 19<<10)
 	check := func(when string, backlog int64, stalled ...peer.ID) {
 		t.Helper()
 		stalls := u.refreshStalls() // the engine's tick
@@ -34,17 +39,49 @@ func TestUplinkStall(t *testing.T) {
 	}
 	check("at once", 30<<10)
 	now = now.Add(stallAfter / 2)
-	u.sent("live", 4<<10)
+	u.sent(live1, "live", 4<<10)
 	check("half-way", 26<<10)
 	now = now.Add(stallAfter/2 + time.Millisecond)
 	check("after stallAfter", 6<<10, "dead") // live wrote half-way through
 	now = now.Add(stallAfter)
 	check("later", 0, "live", "dead")
-	u.sent("dead", 1<<10)
+	u.sent(dead1, "dead", 1<<10)
 	check("dead wrote", 19<<10, "live")
 	u.gone("live")
 	check("live gone", 19<<10)
-	if _, written := u.state(); written != 5<<10 {
-		t.Errorf("written %d, want %d", written, 5<<10)
+	u.sent(live2, "live", 6<<10) // its writer was mid-write
+	check("live's last write", 19<<10)
+	if _, written := u.state(); written != 11<<10 {
+		t.Errorf("written %d, want %d", written, 11<<10)
+	}
+}
+
+// TestUplinkWrittenBeforeQueued: pubsub traces an RPC as queued after it
+// pushes it, so the peer's writer may report it written first. Either
+// order leaves nothing in the backlog, and the same RPC to two peers is
+// two RPCs.
+func TestUplinkWrittenBeforeQueued(t *testing.T) {
+	now := time.Unix(1000, 0)
+	u := newUplink(func() time.Time { return now })
+	a, b := &pubsub.RPC{}, &pubsub.RPC{}
+	u.sent(a, "p", 8<<10)
+	u.queued(a, "p", 8<<10)
+	u.queued(b, "p", 2<<10)
+	u.queued(b, "q", 2<<10)
+	if got := u.peerBacklog("p"); got != 2<<10 {
+		t.Fatalf("p's backlog %d after one RPC written early and one queued, want %d", got, 2<<10)
+	}
+	u.sent(b, "q", 2<<10)
+	u.sent(b, "p", 2<<10)
+	if got, written := u.state(); got != 0 || written != 12<<10 {
+		t.Errorf("backlog %d, written %d; want 0, %d", got, written, 12<<10)
+	}
+	// A write whose queued trace never comes (its queue was gone) is
+	// forgotten after stallAfter.
+	u.sent(&pubsub.RPC{}, "p", 1<<10)
+	now = now.Add(stallAfter + time.Millisecond)
+	u.refreshStalls()
+	if len(u.early) != 0 || len(u.inQueue) != 0 {
+		t.Errorf("left %d early and %d queued RPCs, want none", len(u.early), len(u.inQueue))
 	}
 }

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,8 +80,10 @@ type trio struct {
 func newTrio(t *testing.T) trio {
 	t.Helper()
 	dir := t.TempDir()
+	logs := debugLogs(t)
 	start := func(name string, mode dht.Mode, boot []string) *Node {
-		n, err := New(Config{Home: filepath.Join(dir, name), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot, DHTMode: mode})
+		n, err := New(Config{Home: filepath.Join(dir, name), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot, DHTMode: mode,
+			Logger: logs.With("node", name)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +107,61 @@ func newTrio(t *testing.T) trio {
 	}
 	return tr
 }
+
+// debugLogs returns a debug logger whose last lines the test prints only
+// if it fails: a stalled viewer's story is in the engine's debug lines,
+// and printing them on every run would bury the output. Records are kept
+// unformatted until then, so logging costs the run little time.
+func debugLogs(t *testing.T) *slog.Logger {
+	rec := &recorder{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(rec.tail(400))
+		}
+	})
+	return slog.New(recordHandler{r: rec})
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+// tail formats the last n records.
+func (r *recorder) tail(n int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var buf bytes.Buffer
+	recs := r.recs[max(0, len(r.recs)-n):]
+	fmt.Fprintf(&buf, "the last %d of %d debug lines:\n", len(recs), len(r.recs))
+	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
+	for _, rec := range recs {
+		h.Handle(context.Background(), rec)
+	}
+	return buf.String()
+}
+
+type recordHandler struct {
+	r     *recorder
+	attrs []slog.Attr
+}
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h recordHandler) Handle(_ context.Context, rec slog.Record) error {
+	rec = rec.Clone()
+	rec.AddAttrs(h.attrs...)
+	h.r.mu.Lock()
+	h.r.recs = append(h.r.recs, rec)
+	h.r.mu.Unlock()
+	return nil
+}
+
+func (h recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return recordHandler{r: h.r, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h recordHandler) WithGroup(string) slog.Handler { return h }
 
 // clipPrefix is the first part of the demo clip, cut at a packet boundary:
 // a short input that ends (about 3 s of stream).
