@@ -415,20 +415,20 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// e7ccfb0) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.974 / 0.917 at N=10 /
-// 50 / 200 and 0.87–0.92 under churn with 1% loss (0.31–0.47 before parts
-// waited in the engine, 0.50–0.65 before stalled peers left the mesh,
-// 0.77–0.80 before relays waited for 300 ms of backlog to say busy, which
-// cost N=200 two to four hundredths). Viewers take in 1.15–1.85 bytes per
-// stream byte, and the broadcaster sends 1.2–2.5× the stream. On loopback
-// with 20 viewers everything plays, for 1.10 bytes in and 22 ms of CPU per
-// node per second of stream. Serving catch-up only from spare upload took
-// N=200 from 0.73 to 0.93. The gap to the targets of one copy in,
-// continuity 0.999 and 1 s delay has measured causes, each explained on
-// that page: loss, the launch storm, a buffer that keeps the delay it
-// started with, trees missing a parent for some indices, and for startup
-// a joiner's GOP, served from the relays' catch-up allowance (startup p50
-// 3.4–4.6 s at N=50, N=200 and under churn with the 64 KiB backlog, single
-// runs after the suite).
+// b561bca) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 0.962 / 0.876 at N=10 /
+// 50 / 200 (N=200 0.89–0.93 in other runs) and 0.82–0.93 under churn with
+// 1% loss (0.31–0.47 before parts waited in the engine, 0.50–0.65 before
+// stalled peers left the mesh, 0.77–0.80 before relays waited for 300 ms
+// of backlog to say busy, which cost N=200 two to four hundredths).
+// Viewers take in 1.18–1.89 bytes per stream byte, and the broadcaster
+// sends 1.2–2.5× the stream. On loopback with 20 viewers everything plays,
+// for 1.09 bytes in and 18 ms of CPU per node per second of stream.
+// Serving catch-up only from spare upload took N=200 from 0.73 to 0.93.
+// The gap to the targets of one copy in, continuity 0.999 and 1 s delay
+// has measured causes, each explained on that page: loss, the launch
+// storm, a buffer that keeps the delay it started with, trees missing a
+// parent for some indices, and for startup a joiner's GOP, served from the
+// relays' catch-up allowance (startup p50 3.4–4.6 s at N=50, N=200 and
+// under churn with the 64 KiB backlog).
 package gossip
