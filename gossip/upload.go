@@ -29,13 +29,8 @@ type uplink struct {
 	moved   map[peer.ID]time.Time // when its queue last filled from empty or was written from
 	stalls  map[peer.ID]bool      // as of the last refreshStalls; replaced, never changed
 	// inQueue holds the size of each RPC counted in a backlog until it is
-	// written. early holds RPCs written before pubsub traced them queued:
-	// it traces SendRPC after the push, and the peer's writer may pop and
-	// write the RPC first. Matched by RPC, the two orders come out the
-	// same; counted by bytes alone, each such write left its bytes in the
-	// backlog for good, and a few of them held the peer's window shut (a
-	// source's only viewer got nothing more, under -race on a busy
-	// machine).
+	// written; early, RPCs written before pubsub traced them queued (it
+	// traces SendRPC after the push: doc.go, "Sending").
 	inQueue map[rpcKey]int64
 	early   map[rpcKey]time.Time
 	backlog int64

@@ -161,6 +161,7 @@ func (h recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return recordHandler{r: h.r, attrs: append(slices.Clip(h.attrs), as...)}
 }
 
+// WithGroup keeps attributes flat: the node's logs use no groups.
 func (h recordHandler) WithGroup(string) slog.Handler { return h }
 
 // clipPrefix is the first part of the demo clip, cut at a packet boundary:
