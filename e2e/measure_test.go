@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,7 @@ type viewer struct {
 	first      time.Time // first release; zero if none
 	firstStamp time.Time // the first released chunk's timestamp
 	delays     []time.Duration
+	stamps     []time.Time // released chunks' timestamps
 	maxDelay   time.Duration
 	played     int64 // payload bytes released
 	stats      buffer.Stats
@@ -165,6 +167,7 @@ func (v *viewer) watch(ctx context.Context, p *buffer.Playout) bool {
 			}
 			d := e.Released.Sub(e.Chunk.Timestamp)
 			v.delays = append(v.delays, d)
+			v.stamps = append(v.stamps, e.Chunk.Timestamp)
 			v.maxDelay = max(v.maxDelay, d)
 			v.played += int64(len(e.Chunk.Payload))
 			v.mu.Unlock()
@@ -266,7 +269,92 @@ func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, publis
 		fmt.Sprintf("%d viewers (%d never started), %d chunks due (%d of them never reached the buffer), %d released, %d delays measured; %.1f MB stream published",
 			len(vs), unstarted, due, neverCame, released, len(delays), float64(published)/1e6),
 		spread(each),
+		byTime(vs, log),
+		byJoin(vs, log),
+		delayNote(vs),
 	}}
+}
+
+// byJoin says how continuity spreads over the order in which viewers
+// joined, in tenths of the audience: whether the first in, the last in
+// (into the storm) or a churn joiner missed the chunks.
+func byJoin(vs []*viewer, log *sourceLog) string {
+	vs = slices.Clone(vs)
+	slices.SortStableFunc(vs, func(x, y *viewer) int { return x.joined.Compare(y.joined) })
+	var b strings.Builder
+	b.WriteString("continuity by order of joining (tenths):")
+	for k := range 10 {
+		var due, rel uint64
+		for _, v := range vs[k*len(vs)/10 : (k+1)*len(vs)/10] {
+			due += v.due(log)
+			rel += v.stats.Released
+		}
+		if due > 0 {
+			fmt.Fprintf(&b, " %.3f", float64(rel)/float64(due))
+		} else {
+			b.WriteString(" -")
+		}
+	}
+	return b.String()
+}
+
+// delayNote splits the viewers' delay into what they started with (the
+// first chunk's) and what their buffers grew for late chunks since.
+func delayNote(vs []*viewer) string {
+	var first, grown []time.Duration
+	for _, v := range vs {
+		if len(v.delays) > 0 {
+			first = append(first, v.delays[0])
+			grown = append(grown, v.stats.Grown)
+		}
+	}
+	return fmt.Sprintf("delay at the start p50 %d ms, p90 %d ms; grown since p50 %d ms, p90 %d ms",
+		int(ms(percentile(first, 50))), int(ms(percentile(first, 90))), int(ms(percentile(grown, 50))), int(ms(percentile(grown, 90))))
+}
+
+// byTime says how continuity spreads over the stream's time, in bins of
+// binSpan from the first chunk published: whether chunks were missed in
+// the join storm or all along. It counts, for each viewer, the chunks
+// viewer.due counts surely due (from its first to its end less its
+// delays), so a late joiner's bin is not charged for its wait.
+func byTime(vs []*viewer, log *sourceLog) string {
+	const binSpan = 5 * time.Second
+	log.mu.Lock()
+	stamps := slices.Clone(log.stamps)
+	log.mu.Unlock()
+	if len(stamps) == 0 {
+		return "continuity by stream time: nothing published"
+	}
+	t0 := stamps[0]
+	bin := func(t time.Time) int { return max(0, int(t.Sub(t0)/binSpan)) }
+	n := bin(stamps[len(stamps)-1]) + 1
+	due, rel := make([]int, n), make([]int, n)
+	for _, v := range vs {
+		if v.first.IsZero() {
+			continue
+		}
+		last := v.ended.Add(-v.maxDelay - buffer.DefaultMaxDelay)
+		for _, s := range stamps {
+			if !s.Before(v.firstStamp) && !s.After(last) {
+				due[bin(s)]++
+			}
+		}
+		for _, s := range v.stamps {
+			if i := bin(s); i < n && !s.After(last) {
+				rel[i]++
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("continuity by stream time (5 s bins):")
+	for i := range n {
+		if due[i] > 0 {
+			fmt.Fprintf(&b, " %.3f", float64(rel[i])/float64(due[i]))
+		} else {
+			b.WriteString(" -")
+		}
+	}
+	return b.String()
 }
 
 // due is how many chunks were due at the viewer's buffer after its start.
