@@ -200,7 +200,18 @@
 // the first keyframe chunk to arrive and skip what of its GOP was still on
 // the way. With no start after startupWait (1.5 s), it starts at the newest
 // random-access chunk it holds, gaps or not (an older one would start the
-// buffer further behind), or with all it holds if it holds none.
+// buffer further behind), or with all it holds if it holds none; but while
+// a newer random-access chunk with a verified head is on its way, it waits
+// for that one up to 2×startupWait. Until it starts, a joiner asks for no
+// chunk of a GOP that begins startBehind (1 s) or more before the newest
+// random-access chunk whose head it has verified (a forged flag in an
+// announcement cannot move that line): it will start at that GOP or a
+// later one. With 2 s GOPs that is the newest GOP; with every chunk a
+// random-access point (audio alone), the last second. In a launch storm
+// the first relays lag the source by seconds and announce their own, older
+// GOPs to each new mesh peer; a joiner that fetched those took upload from
+// the chunks it would play, and then started at one of them, seconds
+// behind for good.
 //
 // # Upload
 //

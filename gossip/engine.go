@@ -34,6 +34,7 @@ type tuning struct {
 	partsPerRPC    int           // parts in one data RPC answering a request
 	lookAhead      uint64        // seqs beyond the highest verified a group may claim
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
+	startBehind    time.Duration // a joiner fetches no GOP that starts this far before the newest
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering requests
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
@@ -60,6 +61,7 @@ func defaultTuning() tuning {
 		partsPerRPC:    2,
 		lookAhead:      256,
 		startupWait:    1500 * time.Millisecond,
+		startBehind:    time.Second,
 		staleAfter:     5 * time.Second,
 		sourceRepair:   0.4,
 		catchUpBacklog: 64 << 10,
@@ -126,6 +128,8 @@ type engine struct {
 	out       map[string]map[peer.ID]*outMsg
 	legacy    bool      // the topic has peers that want full messages
 	started   bool      // the first chunks went to Next (see tryStart)
+	newestRAP uint64    // the newest random-access chunk with a verified head
+	startFrom uint64    // a joiner fetches no chunk before this (see setStartFrom)
 	lastAsk   time.Time // when we last asked a peer for introductions
 	startWait time.Time // when a chunk first waited for a start
 
@@ -383,10 +387,12 @@ func (e *engine) onTick(mesh map[peer.ID]struct{}, topicPeers []peer.ID) {
 	}
 	e.ensureHeads()
 	e.askPeers()
+	gs := e.sortedGroups()
 	if !e.started {
+		e.setStartFrom(gs)
 		e.tryStart()
 	}
-	for _, g := range e.sortedGroups() {
+	for _, g := range gs {
 		if e.now.Sub(g.first) > e.t.keep {
 			e.forget(g)
 			continue

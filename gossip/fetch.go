@@ -65,6 +65,9 @@ func (e *engine) setHead(g *group, raw []byte, h header) {
 	g.hdr = h
 	g.parts = h.parts
 	g.rap = h.flags.Has(p2ptvd.RandomAccess)
+	if g.rap {
+		e.newestRAP = max(e.newestRAP, g.seq)
+	}
 	g.payload = make([]byte, h.payloadLen)
 	g.have = newBitmap(max(h.parts, 1))
 	g.bytes = h.payloadLen
@@ -308,9 +311,13 @@ func (e *engine) ensureHeads() {
 // that timed out (asked elsewhere). Each part is asked of one peer that
 // announced it. Only for the newest chunks does a request also subscribe
 // (and so replace a parent): the live edge says who is fast now, while
-// repairing an older chunk says nothing about the tree.
+// repairing an older chunk says nothing about the tree. A joiner asks for
+// nothing before the newest random-access chunk it knows: it will start
+// there or later, so older chunks would only take its neighbours' upload
+// from the ones it will play.
 func (e *engine) pump(g *group) {
-	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) || e.played(g.seq) {
+	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) || e.played(g.seq) ||
+		!e.started && g.seq < e.startFrom {
 		return
 	}
 	late := e.now.Sub(g.first) >= e.t.reparentAfter
@@ -627,6 +634,32 @@ func (e *engine) sendUnsub(p peer.ID, j int) {
 	m.bm[bmUnsub].set(j)
 }
 
+// setStartFrom sets the first chunk a joiner fetches: the start of the
+// oldest GOP (run from a random-access chunk) that begins less than
+// startBehind of stream time before the newest random-access chunk whose
+// head it verified. It will start there or later, so older chunks would
+// only take its neighbours' upload from the ones it will play. With
+// random-access chunks further apart than startBehind that is the newest
+// GOP; with every chunk random access (audio alone), the last second. A
+// random-access flag announced without a verified head cannot raise the
+// line, only lower it. gs is sorted by seq.
+func (e *engine) setStartFrom(gs []*group) {
+	if e.newestRAP == 0 {
+		return
+	}
+	n := uint64(max(1, e.t.startBehind/max(e.chunkDur, 10*time.Millisecond)))
+	e.startFrom = e.newestRAP
+	for i := len(gs) - 1; i >= 0; i-- {
+		g := gs[i]
+		if g.seq+n <= e.newestRAP {
+			break
+		}
+		if g.rap && g.seq < e.startFrom {
+			e.startFrom = g.seq
+		}
+	}
+}
+
 // tryStart delivers the first chunks of a joiner. Until then completed
 // chunks are held, and the first delivered is a random-access chunk: the
 // newest complete one, if no newer one is known (it may be the current
@@ -636,8 +669,10 @@ func (e *engine) sendUnsub(p peer.ID, j int) {
 // drop them). A buffer fed that starts at once; fed the same chunks in
 // arrival order it would start at whatever random-access chunk came first
 // and skip what of its GOP was still on the way. If no start forms within
-// startupWait, everything held is delivered in seq order and the buffer
-// copes.
+// startupWait, it starts at the newest random-access chunk held, but not
+// before 2×startupWait while a newer one with a verified head is on its
+// way: the buffer keeps the delay it starts with for good, and the chunks
+// in between are not fetched (pump).
 func (e *engine) tryStart() {
 	var held []*group
 	var newestRAP uint64
@@ -671,18 +706,22 @@ func (e *engine) tryStart() {
 		}
 	}
 	if start < 0 {
-		if e.now.Sub(e.startWait) < e.t.startupWait {
+		waited := e.now.Sub(e.startWait)
+		if waited < e.t.startupWait {
 			return
 		}
 		// The newest random-access chunk held, gaps or not: an older one
 		// would start the buffer further behind the source.
-		start = 0
 		for i := len(held) - 1; i >= 0; i-- {
 			if held[i].rap {
 				start = i
 				break
 			}
 		}
+		if (start < 0 || held[start].seq < e.startFrom) && waited < 2*e.t.startupWait {
+			return
+		}
+		start = max(start, 0)
 	}
 	e.started = true
 	e.debug("started", "seq", held[start].seq, "held", len(held), "waited", e.now.Sub(e.startWait))
