@@ -312,9 +312,7 @@ func (e *engine) ensureHeads() {
 // announced it. Only for the newest chunks does a request also subscribe
 // (and so replace a parent): the live edge says who is fast now, while
 // repairing an older chunk says nothing about the tree. A joiner asks for
-// nothing before the newest random-access chunk it knows: it will start
-// there or later, so older chunks would only take its neighbours' upload
-// from the ones it will play.
+// nothing before startFrom (see setStartFrom).
 func (e *engine) pump(g *group) {
 	if g.done || g.local || e.now.Sub(g.first) > e.t.giveUp || e.stale(g.seq) || e.played(g.seq) ||
 		!e.started && g.seq < e.startFrom {
@@ -669,10 +667,11 @@ func (e *engine) setStartFrom(gs []*group) {
 // drop them). A buffer fed that starts at once; fed the same chunks in
 // arrival order it would start at whatever random-access chunk came first
 // and skip what of its GOP was still on the way. If no start forms within
-// startupWait, it starts at the newest random-access chunk held, but not
-// before 2×startupWait while a newer one with a verified head is on its
-// way: the buffer keeps the delay it starts with for good, and the chunks
-// in between are not fetched (pump).
+// startupWait, it starts at the newest random-access chunk held (or with
+// all it holds if it holds none), but not before 2×startupWait while that
+// is older than startFrom and a random-access chunk with a verified head
+// is on its way: the buffer keeps the delay it starts with for good, and
+// the chunks in between are not fetched (pump).
 func (e *engine) tryStart() {
 	var held []*group
 	var newestRAP uint64
@@ -718,7 +717,9 @@ func (e *engine) tryStart() {
 				break
 			}
 		}
-		if (start < 0 || held[start].seq < e.startFrom) && waited < 2*e.t.startupWait {
+		// newestRAP is 0 also when the only one verified is seq 0, the
+		// broadcast's first chunk: then nothing older can be held.
+		if e.newestRAP > 0 && (start < 0 || held[start].seq < e.startFrom) && waited < 2*e.t.startupWait {
 			return
 		}
 		start = max(start, 0)

@@ -116,22 +116,25 @@ func TestJoinerEveryChunkRandomAccess(t *testing.T) {
 // not start there after startupWait while the newer one's head is
 // verified; it starts at the old one only after 2×startupWait. With the
 // newer one only announced it starts after startupWait, as before; with
-// none it starts at once.
+// none it starts at once. Holding no random-access chunk and knowing of
+// none, it starts with what it holds after startupWait.
 func TestJoinerWaitsForNewestGOP(t *testing.T) {
 	wait := defaultTuning().startupWait
 	for _, tt := range []struct {
 		name  string
+		rap   bool          // the old chunk, seq 4, is a random-access chunk
 		newer string        // "", "rumoured", "verified"
 		after time.Duration // when it starts
 	}{
-		{"no newer GOP", "", 0},
-		{"a newer GOP rumoured", "rumoured", wait},
-		{"a newer GOP verified", "verified", 2 * wait},
+		{"no newer GOP", true, "", 0},
+		{"a newer GOP rumoured", true, "rumoured", wait},
+		{"a newer GOP verified", true, "verified", 2 * wait},
+		{"no random-access chunk at all", false, "", wait},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := joinEngine(t)
 			old, gap := e.testGroup(4), e.testGroup(6)
-			e.verified(old, true)
+			e.verified(old, tt.rap)
 			e.verified(gap, false)
 			old.done, gap.done = true, true // 5 is missing
 			switch tt.newer {
