@@ -203,11 +203,12 @@
 // buffer further behind), or with all it holds if it holds none; but while
 // a newer random-access chunk with a verified head is on its way, it waits
 // for that one up to 2×startupWait. Until it starts, a joiner asks for no
-// chunk of a GOP that begins startBehind (1 s) or more before the newest
-// random-access chunk whose head it has verified (a forged flag in an
-// announcement cannot move that line): it will start at that GOP or a
-// later one. With 2 s GOPs that is the newest GOP; with every chunk a
-// random-access point (audio alone), the last second. In a launch storm
+// chunk before the newest random-access chunk whose head it has verified
+// (a forged flag in an announcement cannot raise that line): it will start
+// there or later. Where random-access chunks come less than startBehind
+// (1 s) apart (audio alone), any may start the stream and it fetches
+// them all: a line that moved with each new head would leave every chunk
+// still on its way behind it. In a launch storm
 // the first relays lag the source by seconds and announce their own, older
 // GOPs to each new mesh peer; a joiner that fetched those took upload from
 // the chunks it would play, and then started at one of them, seconds
@@ -426,20 +427,21 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// b561bca) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.962 / 0.876 at N=10 /
-// 50 / 200 (N=200 0.89–0.93 in other runs) and 0.82–0.93 under churn with
-// 1% loss (0.31–0.47 before parts waited in the engine, 0.50–0.65 before
-// stalled peers left the mesh, 0.77–0.80 before relays waited for 300 ms
-// of backlog to say busy, which cost N=200 two to four hundredths).
-// Viewers take in 1.18–1.89 bytes per stream byte, and the broadcaster
-// sends 1.2–2.5× the stream. On loopback with 20 viewers everything plays,
-// for 1.09 bytes in and 18 ms of CPU per node per second of stream.
-// Serving catch-up only from spare upload took N=200 from 0.73 to 0.93.
-// The gap to the targets of one copy in, continuity 0.999 and 1 s delay
-// has measured causes, each explained on that page: loss, the launch
-// storm, a buffer that keeps the delay it started with, trees missing a
-// parent for some indices, and for startup a joiner's GOP, served from the
-// relays' catch-up allowance (startup p50 3.4–4.6 s at N=50, N=200 and
-// under churn with the 64 KiB backlog).
+// 83a4704) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 0.994 / 0.971 at N=10 /
+// 50 / 200 (0.991 and 0.944–0.957 in other runs) and 0.86–0.94 under
+// churn with 1% loss (0.31–0.47 before parts waited in the engine,
+// 0.50–0.65 before stalled peers left the mesh, 0.77–0.80 before relays
+// waited for 300 ms of backlog to say busy). Once the launch storm is over,
+// N=50 and N=200 play every chunk; before joiners fetched only the newest
+// GOP, the storm cost N=200 0.07–0.12 (0.88–0.93). Viewers take in
+// 1.16–1.63 bytes per stream byte, and the broadcaster sends 1.2–2.5× the
+// stream. On loopback with 20 viewers everything plays, for 1.06 bytes in
+// and 18 ms of CPU per node per second of stream. Serving catch-up only
+// from spare upload took N=200 from 0.73 to 0.93. The gap to the targets
+// of one copy in, continuity 0.999 and 1 s delay has measured causes, each
+// explained on that page: loss, the first seconds of the launch storm, a
+// buffer that keeps the delay it started with, trees missing a parent for
+// some indices, and for startup a joiner's wait for the newest GOP
+// (startup p50 3.2–4.3 s at N=50, N=200 and under churn).
 package gossip

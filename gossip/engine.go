@@ -34,7 +34,7 @@ type tuning struct {
 	partsPerRPC    int           // parts in one data RPC answering a request
 	lookAhead      uint64        // seqs beyond the highest verified a group may claim
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
-	startBehind    time.Duration // a joiner fetches no GOP that starts this far before the newest
+	startBehind    time.Duration // random-access chunks closer than this: a joiner may start at any (setStartFrom)
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering requests
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes

@@ -632,30 +632,31 @@ func (e *engine) sendUnsub(p peer.ID, j int) {
 	m.bm[bmUnsub].set(j)
 }
 
-// setStartFrom sets the first chunk a joiner fetches: the start of the
-// oldest GOP (run from a random-access chunk) that begins less than
-// startBehind of stream time before the newest random-access chunk whose
-// head it verified. It will start there or later, so older chunks would
-// only take its neighbours' upload from the ones it will play. With
-// random-access chunks further apart than startBehind that is the newest
-// GOP; with every chunk random access (audio alone), the last second. A
-// random-access flag announced without a verified head cannot raise the
-// line, only lower it. gs is sorted by seq.
+// setStartFrom sets the first chunk a joiner fetches: the newest
+// random-access chunk whose head it verified. It will start there or
+// later, so older chunks would only take its neighbours' upload from the
+// ones it will play. Where random-access chunks come less than
+// startBehind of stream time apart (audio alone, or every chunk a
+// keyframe), any of them may start the stream, and a line that moved with
+// each new head would leave every chunk still on its way behind it: then
+// there is no line (0). A random-access flag announced without a verified
+// head cannot raise the line, only remove it. gs is sorted by seq.
 func (e *engine) setStartFrom(gs []*group) {
+	e.startFrom = 0
 	if e.newestRAP == 0 {
 		return
 	}
 	n := uint64(max(1, e.t.startBehind/max(e.chunkDur, 10*time.Millisecond)))
-	e.startFrom = e.newestRAP
 	for i := len(gs) - 1; i >= 0; i-- {
 		g := gs[i]
 		if g.seq+n <= e.newestRAP {
 			break
 		}
-		if g.rap && g.seq < e.startFrom {
-			e.startFrom = g.seq
+		if g.rap && g.seq < e.newestRAP {
+			return
 		}
 	}
+	e.startFrom = e.newestRAP
 }
 
 // tryStart delivers the first chunks of a joiner. Until then completed
