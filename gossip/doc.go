@@ -429,7 +429,7 @@
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
 // 83a4704) runs this package under the whole node, joining through the DHT.
 // On simulated home links, continuity is 1.000 / 0.994 / 0.971 at N=10 /
-// 50 / 200 (0.991 and 0.944–0.957 in other runs) and 0.86–0.94 under
+// 50 / 200 (0.991 and 0.944–0.979 in other runs) and 0.86–0.94 under
 // churn with 1% loss (0.31–0.47 before parts waited in the engine,
 // 0.50–0.65 before stalled peers left the mesh, 0.77–0.80 before relays
 // waited for 300 ms of backlog to say busy). Once the launch storm is over,
