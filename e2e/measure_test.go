@@ -281,16 +281,23 @@ func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, publis
 func byJoin(vs []*viewer, log *sourceLog) string {
 	vs = slices.Clone(vs)
 	slices.SortStableFunc(vs, func(x, y *viewer) int { return x.joined.Compare(y.joined) })
-	var b strings.Builder
-	b.WriteString("continuity by order of joining (tenths):")
+	due, rel := make([]uint64, 10), make([]uint64, 10)
 	for k := range 10 {
-		var due, rel uint64
 		for _, v := range vs[k*len(vs)/10 : (k+1)*len(vs)/10] {
-			due += v.due(log)
-			rel += v.stats.Released
+			due[k] += v.due(log)
+			rel[k] += v.stats.Released
 		}
-		if due > 0 {
-			fmt.Fprintf(&b, " %.3f", float64(rel)/float64(due))
+	}
+	return ratios("continuity by order of joining (tenths):", rel, due)
+}
+
+// ratios is title and rel[i] ÷ due[i] for each i, "-" where nothing was due.
+func ratios(title string, rel, due []uint64) string {
+	var b strings.Builder
+	b.WriteString(title)
+	for i := range due {
+		if due[i] > 0 {
+			fmt.Fprintf(&b, " %.3f", float64(rel[i])/float64(due[i]))
 		} else {
 			b.WriteString(" -")
 		}
@@ -328,12 +335,12 @@ func byTime(vs []*viewer, log *sourceLog) string {
 	t0 := stamps[0]
 	bin := func(t time.Time) int { return max(0, int(t.Sub(t0)/binSpan)) }
 	n := bin(stamps[len(stamps)-1]) + 1
-	due, rel := make([]int, n), make([]int, n)
+	due, rel := make([]uint64, n), make([]uint64, n)
 	for _, v := range vs {
 		if v.first.IsZero() {
 			continue
 		}
-		last := v.ended.Add(-v.maxDelay - buffer.DefaultMaxDelay)
+		last := v.dueUntil()
 		for _, s := range stamps {
 			if !s.Before(v.firstStamp) && !s.After(last) {
 				due[bin(s)]++
@@ -345,16 +352,7 @@ func byTime(vs []*viewer, log *sourceLog) string {
 			}
 		}
 	}
-	var b strings.Builder
-	b.WriteString("continuity by stream time (5 s bins):")
-	for i := range n {
-		if due[i] > 0 {
-			fmt.Fprintf(&b, " %.3f", float64(rel[i])/float64(due[i]))
-		} else {
-			b.WriteString(" -")
-		}
-	}
-	return b.String()
+	return ratios("continuity by stream time (5 s bins):", rel, due)
 }
 
 // due is how many chunks were due at the viewer's buffer after its start.
@@ -369,8 +367,11 @@ func (v *viewer) due(log *sourceLog) uint64 {
 	if v.first.IsZero() {
 		return v.stats.Due
 	}
-	return max(v.stats.Due, log.count(v.firstStamp, v.ended.Add(-v.maxDelay-buffer.DefaultMaxDelay)))
+	return max(v.stats.Due, log.count(v.firstStamp, v.dueUntil()))
 }
+
+// dueUntil is the last timestamp surely due at the viewer (see due).
+func (v *viewer) dueUntil() time.Time { return v.ended.Add(-v.maxDelay - buffer.DefaultMaxDelay) }
 
 // spread says how continuity spreads over the viewers: a mean can hide a
 // few viewers that hardly played.

@@ -187,32 +187,31 @@
 //
 // Early in a broadcast the DHT names only the source, so a node whose
 // engine knows fewer than wantPeers (8) peers asks one (mesh first, the
-// same one at most every 10 s) for introductions every askPeersEvery
-// (2 s); the answer, at most every 2 s per asker, names up to introCount
-// (8) peers, mesh first, with their peerstore addresses, and the Service
-// dials the unknown ones. A relay announces to each new mesh peer its
-// complete chunks from the latest random-access one (up to keep/2 old), so
-// a joiner fetches the current GOP at once. A joiner starts at the newest
-// complete random-access chunk if no newer random-access chunk is known,
-// or at an older one with a gapless run to the newest complete one; it
-// goes to Next with the complete chunks after it in seq order, those
-// before it are dropped. Fed in arrival order, the buffer would start at
-// the first keyframe chunk to arrive and skip what of its GOP was still on
-// the way. With no start after startupWait (1.5 s), it starts at the newest
+// same one at most every 10 s) for introductions every askPeersEvery (2 s);
+// the answer, at most every 2 s per asker, names up to introCount (8)
+// peers, mesh first, with their peerstore addresses, and the Service dials
+// the unknown ones. A relay announces to each new mesh peer its complete
+// chunks from the latest random-access one (up to keep/2 old), so a joiner
+// fetches the current GOP at once. A joiner starts at the newest complete
+// random-access chunk if no newer random-access chunk is known, or at an
+// older one with a gapless run to the newest complete one; it goes to Next
+// with the complete chunks after it in seq order, those before it are
+// dropped. Fed in arrival order, the buffer would start at the first
+// keyframe chunk to arrive and skip what of its GOP was still on the way.
+// With no start after startupWait (1.5 s), it starts at the newest
 // random-access chunk it holds, gaps or not (an older one would start the
 // buffer further behind), or with all it holds if it holds none; but while
 // a newer random-access chunk with a verified head is on its way, it waits
 // for that one up to 2×startupWait. Until it starts, a joiner asks for no
-// chunk before the newest random-access chunk whose head it has verified
-// (a forged flag in an announcement cannot raise that line): it will start
-// there or later. Where random-access chunks come less than startBehind
-// (1 s) apart (audio alone), any may start the stream and it fetches
-// them all: a line that moved with each new head would leave every chunk
-// still on its way behind it. In a launch storm
-// the first relays lag the source by seconds and announce their own, older
-// GOPs to each new mesh peer; a joiner that fetched those took upload from
-// the chunks it would play, and then started at one of them, seconds
-// behind for good.
+// chunk before the newest random-access chunk whose head it has verified (a
+// forged flag in an announcement cannot raise that line): it will start
+// there or later. Where random-access chunks come less than startBehind (1
+// s) apart (audio alone), any may start the stream and it fetches them all:
+// a line that moved with each new head would leave every chunk still on its
+// way behind it. In a launch storm the first relays lag the source by
+// seconds and announce their own, older GOPs to each new mesh peer; a
+// joiner that fetched those took upload from the chunks it would play, and
+// then started at one of them, seconds behind for good.
 //
 // # Upload
 //

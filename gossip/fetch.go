@@ -675,14 +675,16 @@ func (e *engine) setStartFrom(gs []*group) {
 // the chunks in between are not fetched (pump).
 func (e *engine) tryStart() {
 	var held []*group
-	var newestRAP uint64
+	// The newest random-access chunk heard of, verified or only
+	// announced (e.newestRAP counts verified heads alone).
+	var heardRAP uint64
 	var anyRAP bool
 	for _, g := range e.groups {
 		if g.local || g.delivered {
 			continue
 		}
-		if g.rap && (!anyRAP || g.seq > newestRAP) {
-			newestRAP, anyRAP = g.seq, true
+		if g.rap && (!anyRAP || g.seq > heardRAP) {
+			heardRAP, anyRAP = g.seq, true
 		}
 		if g.done {
 			held = append(held, g)
@@ -701,7 +703,7 @@ func (e *engine) tryStart() {
 		if i < len(held)-1 && held[i].seq+1 != held[i+1].seq {
 			gapless = false
 		}
-		if held[i].rap && (held[i].seq >= newestRAP || gapless) {
+		if held[i].rap && (held[i].seq >= heardRAP || gapless) {
 			start = i
 		}
 	}
