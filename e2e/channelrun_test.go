@@ -186,7 +186,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	}
 	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
-	r.notes = append(r.notes, meshNote(viewers))
+	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers))
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
@@ -245,6 +245,27 @@ func meshNote(vs []*nodeViewer) string {
 		g.Reparents, g.Shed, g.Stalled, g.Announces, w.Sent, w.Duplicates, w.PartialRPCs, w.DroppedRPCs)
 }
 
+// bytesNote splits what the viewers received, per stream byte they played,
+// into the parts of chunks they played (1 by definition), parts of chunks
+// they did not play (before their start, skipped, or in flight at the
+// end), duplicate parts, the rest of pubsub's RPCs (metadata, heads,
+// framing, control), and what the transport and DHT added on top.
+func bytesNote(vs []*nodeViewer) string {
+	var in, played, parts, dups, rpcs float64
+	for _, v := range vs {
+		in += float64(v.in)
+		played += float64(v.played)
+		parts += float64(v.mesh.PartBytes)
+		dups += float64(v.mesh.DuplicateBytes)
+		rpcs += float64(v.whole.ReceivedBytes)
+	}
+	if played == 0 {
+		return "bytes in: nothing played"
+	}
+	return fmt.Sprintf("bytes in per stream byte played %.3f: parts played 1, parts not played %.3f, duplicate parts %.3f, pubsub besides parts %.3f, transport and DHT %.3f",
+		in/played, (parts-played)/played, dups/played, (rpcs-parts-dups)/played, (in-rpcs)/played)
+}
+
 // join joins the channel, retrying every second until end as a user would
 // (the DHT may not know a provider yet), and starts watching.
 func (v *nodeViewer) join(id p2ptvd.ChannelID, end time.Time) {
@@ -254,6 +275,9 @@ func (v *nodeViewer) join(id p2ptvd.ChannelID, end time.Time) {
 		ch, err := v.node.Join(jctx, id)
 		cancel()
 		if err == nil {
+			v.mu.Lock()
+			v.ready = time.Now()
+			v.mu.Unlock()
 			v.chMu.Lock()
 			v.ch = ch
 			v.chMu.Unlock()

@@ -117,6 +117,7 @@ type counters interface {
 // buffer released, and its byte counters over the time it watched.
 type viewer struct {
 	joined   time.Time // Join called (for the baseline: the request sent)
+	ready    time.Time // Join returned (providers dialled, manifest fetched); zero if it never did or there is no Join
 	ended    time.Time // left, or the run ended
 	c        counters
 	in0, up0 int64 // counters at join
@@ -272,6 +273,7 @@ func summary(vs []*viewer, log *sourceLog, stream time.Duration, srcSent, publis
 		byTime(vs, log),
 		byJoin(vs, log),
 		delayNote(vs),
+		startupNote(vs),
 	}}
 }
 
@@ -317,6 +319,35 @@ func delayNote(vs []*viewer) string {
 	}
 	return fmt.Sprintf("delay at the start p50 %d ms, p90 %d ms; grown since p50 %d ms, p90 %d ms",
 		int(ms(percentile(first, 50))), int(ms(percentile(first, 90))), int(ms(percentile(grown, 50))), int(ms(percentile(grown, 90))))
+}
+
+// startupNote splits the startup of viewers that joined through a node's
+// Join into finding the channel (DHT lookup, dials, manifest), the mesh
+// (from then to the first chunk in the buffer: finding neighbours, and
+// fetching the newest GOP or waiting for the next keyframe) and the
+// buffer's target delay (to the first release); and says how old the
+// start chunk was when it reached the buffer, the rest of the delay at
+// the start.
+func startupNote(vs []*viewer) string {
+	var find, mesh, buf, age []time.Duration
+	for _, v := range vs {
+		if v.first.IsZero() || v.ready.IsZero() {
+			continue
+		}
+		pushed := v.first.Add(-v.stats.StartupTime)
+		find = append(find, v.ready.Sub(v.joined))
+		mesh = append(mesh, pushed.Sub(v.ready))
+		buf = append(buf, v.stats.StartupTime)
+		age = append(age, pushed.Sub(v.firstStamp))
+	}
+	if len(find) == 0 {
+		return "startup: no viewer joined through Join"
+	}
+	p := func(d []time.Duration) string {
+		return fmt.Sprintf("p50 %d ms, p90 %d ms", int(ms(percentile(d, 50))), int(ms(percentile(d, 90))))
+	}
+	return fmt.Sprintf("startup: finding the channel %s; the mesh, to the first chunk in the buffer %s; the buffer %s; the start chunk's age on arrival %s",
+		p(find), p(mesh), p(buf), p(age))
 }
 
 // byTime says how continuity spreads over the stream's time, in bins of

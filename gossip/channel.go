@@ -64,6 +64,7 @@ func (c *Channel) Playing(next uint64) { c.playhead.Store(next + 1) }
 // partialCounts are the engine's counters, read by Stats.
 type partialCounts struct {
 	partsIn, partsOut, dupParts   atomic.Uint64
+	partBytes, dupBytes           atomic.Uint64
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops, sendExpired      atomic.Uint64

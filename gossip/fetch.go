@@ -140,6 +140,7 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 	e.debug("part", "seq", g.seq, "part", i, "from", short(from), "dup", g.have.has(i))
 	if g.have.has(i) {
 		e.c.stats.dupParts.Add(1)
+		e.c.stats.dupBytes.Add(uint64(len(part.data)))
 		if p != nil {
 			p.dups++
 		}
@@ -152,6 +153,7 @@ func (e *engine) acceptPart(g *group, part dataPart, from peer.ID) bool {
 	g.have.set(i)
 	g.nhave++
 	e.c.stats.partsIn.Add(1)
+	e.c.stats.partBytes.Add(uint64(len(part.data)))
 	if p != nil {
 		e.adoptPusher(g, p, i)
 		if s := e.parents[i]; s.p != "" && s.p != from && !g.done {

@@ -605,6 +605,8 @@ func TestPlayingStopsFetching(t *testing.T) {
 		}
 		if st, want := chans[2].Stats(), (n-from)*partCount(size); st.PartsReceived != uint64(want) {
 			t.Errorf("viewer received %d parts, want %d: only those of chunks from %d on", st.PartsReceived, want, from)
+		} else if wantBytes := uint64((n - from) * size); st.PartBytes != wantBytes {
+			t.Errorf("viewer received %d bytes of parts, want %d: the payloads of chunks %d..%d", st.PartBytes, wantBytes, from, n-1)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/proto"
 )
 
 // Stats counts what a Service's router dropped and rejected, over all
@@ -46,6 +47,11 @@ type Stats struct {
 	// (to peers that are not stalled: see the package doc, "Sending").
 	PartialRPCs          uint64
 	QueuedBytes, Backlog int64
+	// ReceivedBytes counts the bytes of every pubsub RPC received, as
+	// encoded (parts, metadata, control, subscriptions, whole chunks):
+	// what the router took in, before the stream's and transport's
+	// framing.
+	ReceivedBytes uint64
 	// Blacklisted is the number of peers blacklisted now.
 	Blacklisted int
 }
@@ -72,6 +78,9 @@ type ChannelStats struct {
 	SendExpired, Stalled                     uint64
 	Requests, RequestTimeouts, Reparents     uint64
 	Announces, Busy, Shed                    uint64
+	// PartBytes and DuplicateBytes are the payload bytes of the parts
+	// received, new and duplicate.
+	PartBytes, DuplicateBytes uint64
 	// Parents is the number of peers that push us parts; Children the
 	// number we push parts to; Slots the subscriptions (one part index
 	// each) our upload affords, Subscriptions those taken.
@@ -119,6 +128,7 @@ func (s *Service) Stats() Stats {
 		DroppedChunks:   t.droppedChunks.Load(),
 		SlowReaderDrops: t.slowReader.Load(),
 		PartialRPCs:     t.partialRPCs.Load(),
+		ReceivedBytes:   t.recvBytes.Load(),
 		QueuedBytes:     t.queuedBytes.Load(),
 		Blacklisted:     s.black.len(),
 	}
@@ -140,6 +150,7 @@ type tracer struct {
 	droppedRPCs, droppedChunks    atomic.Uint64
 	slowReader                    atomic.Uint64
 	partialRPCs                   atomic.Uint64
+	recvBytes                     atomic.Uint64
 	queuedBytes                   atomic.Int64
 	rejected, routerRejects       reasonCounts
 }
@@ -223,7 +234,7 @@ func (t *tracer) Prune(p peer.ID, tp string)      { t.debug("prune", p, tp) }
 func (t *tracer) ValidateMessage(*pubsub.Message) {}
 func (t *tracer) DeliverMessage(*pubsub.Message)  {}
 func (t *tracer) ThrottlePeer(peer.ID)            {}
-func (t *tracer) RecvRPC(*pubsub.RPC)             {}
+func (t *tracer) RecvRPC(rpc *pubsub.RPC)         { t.recvBytes.Add(uint64(proto.Size(&rpc.RPC))) }
 
 // Stats returns a snapshot of the channel's counters.
 func (c *Channel) Stats() ChannelStats {
@@ -239,6 +250,8 @@ func (c *Channel) Stats() ChannelStats {
 		HighestSeq:        high,
 		PartsReceived:     p.partsIn.Load(),
 		DuplicateParts:    p.dupParts.Load(),
+		PartBytes:         p.partBytes.Load(),
+		DuplicateBytes:    p.dupBytes.Load(),
 		PartsSent:         p.partsOut.Load(),
 		Requests:          p.requests.Load(),
 		RequestTimeouts:   p.timeouts.Load(),

@@ -47,11 +47,16 @@ func TestTracerCounts(t *testing.T) {
 	tr.SendRPC(partial, "q")
 	tr.SendRPCCompleted(partial, "q", time.Millisecond)
 	chunks := int64(2 * (len(topic) + 16))
+	// Received, it counts as encoded: each field a tag and a length byte
+	// before its bytes, and the extension itself (field 10) the same.
+	tr.RecvRPC(partial)
+	received := uint64(2 + (2 + len(topic)) + (2 + 24) + (2 + 10) + (2 + 2))
 
 	got := s.Stats()
 	want := Stats{
 		DroppedRPCs: 2, DroppedChunks: 2, Sent: 2, SlowReaderDrops: 2, Duplicates: 1,
 		PartialRPCs: 1, QueuedBytes: chunks + int64(10+2+24+len(topic)+12), Backlog: chunks,
+		ReceivedBytes: received,
 		RouterRejects: map[string]uint64{pubsub.RejectValidationQueueFull: 2, pubsub.RejectBlacklstedPeer: 1},
 		Rejected:      map[string]uint64{},
 	}
