@@ -247,14 +247,17 @@ func meshNote(vs []*nodeViewer) string {
 
 // bytesNote splits what the viewers received, per stream byte they played,
 // into the parts of chunks they played (1 by definition), parts of chunks
-// they did not play (before their start, skipped, or in flight at the
-// end), duplicate parts, the rest of pubsub's RPCs (metadata, heads,
-// framing, control), and what the transport and DHT added on top.
+// still in their buffers when the run ended (a viewer that stayed would
+// play them), parts of other chunks they did not play (before their
+// start, skipped, in flight at the end), duplicate parts, the rest of
+// pubsub's RPCs (metadata, heads, framing, control), and what the
+// transport and DHT added on top.
 func bytesNote(vs []*nodeViewer) string {
-	var in, played, parts, dups, rpcs float64
+	var in, played, pending, parts, dups, rpcs float64
 	for _, v := range vs {
 		in += float64(v.in)
 		played += float64(v.played)
+		pending += float64(v.stats.PendingBytes)
 		parts += float64(v.mesh.PartBytes)
 		dups += float64(v.mesh.DuplicateBytes)
 		rpcs += float64(v.whole.ReceivedBytes)
@@ -262,8 +265,8 @@ func bytesNote(vs []*nodeViewer) string {
 	if played == 0 {
 		return "bytes in: nothing played"
 	}
-	return fmt.Sprintf("bytes in per stream byte played %.3f: parts played 1, parts not played %.3f, duplicate parts %.3f, pubsub besides parts %.3f, transport and DHT %.3f",
-		in/played, (parts-played)/played, dups/played, (rpcs-parts-dups)/played, (in-rpcs)/played)
+	return fmt.Sprintf("bytes in per stream byte played %.3f: parts played 1, parts in the buffer at the end %.3f, other parts not played %.3f, duplicate parts %.3f, pubsub besides parts %.3f, transport and DHT %.3f",
+		in/played, pending/played, (parts-played-pending)/played, dups/played, (rpcs-parts-dups)/played, (in-rpcs)/played)
 }
 
 // join joins the channel, retrying every second until end as a user would
