@@ -65,6 +65,7 @@ func (c *Channel) Playing(next uint64) { c.playhead.Store(next + 1) }
 type partialCounts struct {
 	partsIn, partsOut, dupParts   atomic.Uint64
 	partBytes, dupBytes           atomic.Uint64
+	sendUnneeded                  atomic.Uint64
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops, sendExpired      atomic.Uint64

@@ -285,6 +285,10 @@
 // told busy, so it asks elsewhere at once and does not count us as
 // withholding (SendExpired counts both). Under 1% loss this took the
 // churn scenario from 0.31–0.47 to 0.50–0.59 (docs/PERFORMANCE.md).
+// A part whose receiver tells us while it waits that it holds it (its
+// parent pushed it, or another peer it asked answered first: the have
+// bits each node sends the others it is expecting the part from) goes
+// unsent too (SendUnneeded).
 //
 // A peer that vanishes without closing its connection (power cut, sleep,
 // a NAT that forgets it) keeps it open until the transport's idle timeout,

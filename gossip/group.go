@@ -58,6 +58,7 @@ type request struct {
 // groupPeer is one peer's standing in one group.
 type groupPeer struct {
 	has      bitmap // parts it holds: announced, sent to us, or sent by us
+	said     bitmap // parts it told us it holds (have bits): what we queued for it and it holds goes unsent
 	rank     int    // 1 for the first announcer, 2 for the next, ...; 0 never announced
 	hasHead  bool
 	sentHead bool
@@ -93,6 +94,10 @@ func (g *group) markHas(p peer.ID, bits bitmap) {
 		gp.has = make(bitmap, maxBitmap)
 	}
 	gp.has.or(bits)
+	if gp.said == nil {
+		gp.said = make(bitmap, maxBitmap)
+	}
+	gp.said.or(bits)
 	if n := 8 * len(bits); g.head == nil {
 		// Until the head says, the part count is the highest announced.
 		for i := n - 1; i >= g.parts; i-- {

@@ -103,6 +103,12 @@ func (e *engine) release() {
 		for _, w := range s.q[c] {
 			n := int64(len(w.part.data))
 			switch {
+			case e.holds(w):
+				// It told us it holds the part since we queued it: from
+				// its parent, or from the peer it asked as well.
+				s.take(w)
+				e.c.stats.sendUnneeded.Add(1)
+				continue
 			case e.now.Sub(w.at) > maxWait:
 				s.take(w)
 				e.c.stats.sendExpired.Add(1)
@@ -135,6 +141,16 @@ func (e *engine) release() {
 		s.q[c] = keep
 	}
 	e.c.waiting.Store(s.bytes > 0)
+}
+
+// holds reports whether the peer a waiting part is for told us it holds it.
+func (e *engine) holds(w waitingPart) bool {
+	g := e.groups[w.gid]
+	if g == nil {
+		return false
+	}
+	gp := g.peers[w.p]
+	return gp != nil && gp.said.has(w.part.index)
 }
 
 // onDrain runs when pubsub has written part of what it was handed while

@@ -129,6 +129,44 @@ func TestSenderExpiry(t *testing.T) {
 	}
 }
 
+// TestSenderSkipsHeldParts: a part waiting for the uplink goes unsent if
+// its receiver tells us meanwhile that it holds it: a child that got it
+// from the peer it asked, an asker whose parent pushed it first.
+func TestSenderSkipsHeldParts(t *testing.T) {
+	e := sendEngine(t)
+	g := e.testGroup(1)
+	e.peer("child")
+	e.peer("asker")
+	limit, _ := e.sendWindow()
+	full := &pubsub.RPC{}
+	e.c.s.up.queued(full, "other", limit) // the uplink is full
+	e.enqueue(classPush, g, "child", 0)
+	e.enqueue(classPush, g, "child", 1)
+	e.enqueue(classAnswer, g, "asker", 2)
+	e.release()
+	if got, _ := e.sentParts(); len(got) != 0 {
+		t.Fatalf("a full uplink released %v", got)
+	}
+	have := func(i int) *meta {
+		b := newBitmap(8)
+		b.set(i)
+		return &meta{bm: [bmCount]bitmap{bmHave: b}}
+	}
+	e.handle("child", g.gid, g.seq, have(0), &data{})
+	e.handle("asker", g.gid, g.seq, have(2), &data{})
+	e.c.s.up.sent(full, "other", limit) // the uplink drains
+	e.release()
+	if got, _ := e.sentParts(); fmt.Sprint(got) != "[child:1]" {
+		t.Errorf("released %v, want [child:1]: the others are held", got)
+	}
+	if n := e.c.stats.sendUnneeded.Load(); n != 2 {
+		t.Errorf("%d parts counted unneeded, want 2", n)
+	}
+	if e.send.bytes != 0 || len(e.send.perPeer) != 0 {
+		t.Errorf("sender holds %d bytes for %v", e.send.bytes, e.send.perPeer)
+	}
+}
+
 func TestSenderPeerLimit(t *testing.T) {
 	e := sendEngine(t)
 	g := e.testGroup(1)

@@ -72,10 +72,11 @@ type ChannelStats struct {
 	// that were duplicates, parts sent (pushed and answered); requests
 	// sent, requests that timed out and went elsewhere, parents replaced;
 	// announcements sent, requests refused as busy, subscriptions shed;
-	// parts dropped unsent because they waited too long for the uplink;
-	// peers found stalled (our queue to them stopped draining).
+	// parts dropped unsent because they waited too long for the uplink,
+	// or because their receiver told us, while they waited, that it holds
+	// them; peers found stalled (our queue to them stopped draining).
 	PartsReceived, DuplicateParts, PartsSent uint64
-	SendExpired, Stalled                     uint64
+	SendExpired, SendUnneeded, Stalled       uint64
 	Requests, RequestTimeouts, Reparents     uint64
 	Announces, Busy, Shed                    uint64
 	// PartBytes and DuplicateBytes are the payload bytes of the parts
@@ -265,6 +266,7 @@ func (c *Channel) Stats() ChannelStats {
 		Subscriptions:     int(p.used.Load()),
 		LegacyDrops:       p.legacyDrops.Load(),
 		SendExpired:       p.sendExpired.Load(),
+		SendUnneeded:      p.sendUnneeded.Load(),
 		Stalled:           p.stalled.Load(),
 	}
 }
