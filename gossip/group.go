@@ -94,8 +94,9 @@ func (g *group) markHas(p peer.ID, bits bitmap) {
 		gp.has = make(bitmap, maxBitmap)
 	}
 	gp.has.or(bits)
-	if gp.said == nil {
-		gp.said = make(bitmap, maxBitmap)
+	if len(gp.said) < len(bits) {
+		// Sized to what peers announce (a byte for 8 parts), not maxBitmap.
+		gp.said = append(gp.said, make(bitmap, len(bits)-len(gp.said))...)
 	}
 	gp.said.or(bits)
 	if n := 8 * len(bits); g.head == nil {
