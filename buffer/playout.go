@@ -25,7 +25,7 @@ const (
 	DefaultMaxPending   = 256
 	DefaultWindowBytes  = 8 << 20
 	DefaultStallTimeout = 5 * time.Second
-	DefaultMaxDelay     = 2 * time.Second
+	DefaultMaxDelay     = 4 * time.Second
 )
 
 // Config tunes a Playout. The zero value works; zero or negative fields
