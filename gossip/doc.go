@@ -430,21 +430,27 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// 83a4704) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.994 / 0.971 at N=10 /
-// 50 / 200 (0.991 and 0.944–0.979 in other runs) and 0.86–0.94 under
-// churn with 1% loss (0.31–0.47 before parts waited in the engine,
-// 0.50–0.65 before stalled peers left the mesh, 0.77–0.80 before relays
-// waited for 300 ms of backlog to say busy). Once the launch storm is over,
-// N=50 and N=200 play every chunk; before joiners fetched only the newest
-// GOP, the storm cost N=200 0.07–0.12 (0.88–0.93). Viewers take in
-// 1.16–1.63 bytes per stream byte, and the broadcaster sends 1.2–2.5× the
-// stream. On loopback with 20 viewers everything plays, for 1.06 bytes in
-// and 18 ms of CPU per node per second of stream. Serving catch-up only
+// 8cfa15a) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 0.998 / 0.983 / 0.970 at N=10 /
+// 50 / 200 (0.956–0.994 and 0.927–0.979 in other runs) and 0.84–0.96
+// under churn with 1% loss (0.98 with the churn alone, 0.975 with the loss
+// alone; 0.989 and 0.972, N=50 0.998 and N=200 0.982, once the buffer's
+// delay could grow to 4 s, bb3dfc4; 0.31–0.47 before parts waited in the engine, 0.50–0.65 before
+// stalled peers left the mesh, 0.77–0.80 before relays waited for 300 ms
+// of backlog to say busy). Once the launch storm is over, N=50 and N=200
+// play every chunk; before joiners fetched only the newest GOP, the storm
+// cost N=200 0.07–0.12 (0.88–0.93). Viewers take in 1.17–1.63 bytes per
+// stream byte, of which this package's metadata and QUIC take 0.11–0.22
+// and duplicate parts up to 0.20; the broadcaster sends 1.2–2.5× the
+// stream. On loopback with 20 viewers everything plays, for 1.10 bytes in
+// and 19 ms of CPU per node per second of stream. Serving catch-up only
 // from spare upload took N=200 from 0.73 to 0.93. The gap to the targets
 // of one copy in, continuity 0.999 and 1 s delay has measured causes, each
-// explained on that page: loss, the first seconds of the launch storm, a
-// buffer that keeps the delay it started with, trees missing a parent for
-// some indices, and for startup a joiner's wait for the newest GOP
-// (startup p50 3.2–4.3 s at N=50, N=200 and under churn).
+// explained on that page: loss with churn, the first seconds of the launch
+// storm, a path of several hops of about 100 ms plus the buffer's 0.5 s
+// before any chunk plays, a buffer that keeps the delay it started with,
+// trees missing a parent for some indices, metadata and transport bytes
+// that alone use most of the 0.15 allowed above one copy, and for startup
+// a joiner's wait for the newest GOP or the next keyframe (startup p50
+// 3.1–4.4 s at N=10 to 200 and under churn).
 package gossip
