@@ -402,7 +402,12 @@ func (v *viewer) due(log *sourceLog) uint64 {
 }
 
 // dueUntil is the last timestamp surely due at the viewer (see due).
-func (v *viewer) dueUntil() time.Time { return v.ended.Add(-v.maxDelay - buffer.DefaultMaxDelay) }
+func (v *viewer) dueUntil() time.Time { return v.ended.Add(-v.maxDelay - dueMargin) }
+
+// dueMargin is the buffer's largest delay until bb3dfc4 raised it from 2 s
+// to 4 s, kept at 2 s so that runs before and after count the same chunks
+// due: v.maxDelay already holds what the viewer's buffer grew.
+const dueMargin = 2 * time.Second
 
 // spread says how continuity spreads over the viewers: a mean can hide a
 // few viewers that hardly played.
