@@ -61,8 +61,8 @@
 // A chunk still missing when MaxDelay is used up is skipped as below.
 // DefaultMaxDelay is 4 s: on simulated home links under churn with 1%
 // loss, every buffer grew to a 2 s cap, and past it 4–16% of the chunks
-// were skipped (docs/PERFORMANCE.md); at 4 s 0.97–0.99 played, for about
-// 1 s more delay where chunks come late and none where they do not.
+// were skipped (docs/PERFORMANCE.md); at 4 s 0.97–0.99 played, for 0.5–1.7
+// s more delay where chunks come late and none where they do not.
 //
 // The continuity index is released ÷ (released + missed) since the start:
 // the share of chunks played rather than skipped (a chunk the buffer paused

@@ -434,8 +434,8 @@
 // On simulated home links, continuity is 0.998 / 0.983 / 0.970 at N=10 /
 // 50 / 200 (0.956–0.994 and 0.927–0.979 in other runs) and 0.84–0.96
 // under churn with 1% loss (0.98 with the churn alone, 0.975 with the loss
-// alone; 0.989 and 0.972, N=50 0.998 and N=200 0.982, once the buffer's
-// delay could grow to 4 s, bb3dfc4; 0.31–0.47 before parts waited in the engine, 0.50–0.65 before
+// alone; 0.989 and 0.972 once the buffer's delay could grow to 4 s,
+// bb3dfc4, for about 1 s more delay; 0.31–0.47 before parts waited in the engine, 0.50–0.65 before
 // stalled peers left the mesh, 0.77–0.80 before relays waited for 300 ms
 // of backlog to say busy). Once the launch storm is over, N=50 and N=200
 // play every chunk; before joiners fetched only the newest GOP, the storm
