@@ -317,8 +317,12 @@ func delayNote(vs []*viewer) string {
 			grown = append(grown, v.stats.Grown)
 		}
 	}
-	return fmt.Sprintf("delay at the start p50 %d ms, p90 %d ms; grown since p50 %d ms, p90 %d ms",
-		int(ms(percentile(first, 50))), int(ms(percentile(first, 90))), int(ms(percentile(grown, 50))), int(ms(percentile(grown, 90))))
+	return fmt.Sprintf("delay at the start %s; grown since %s", p50p90(first), p50p90(grown))
+}
+
+// p50p90 is "p50 … ms, p90 … ms" of d.
+func p50p90(d []time.Duration) string {
+	return fmt.Sprintf("p50 %d ms, p90 %d ms", int(ms(percentile(d, 50))), int(ms(percentile(d, 90))))
 }
 
 // startupNote splits the startup of viewers that joined through a node's
@@ -343,11 +347,8 @@ func startupNote(vs []*viewer) string {
 	if len(find) == 0 {
 		return "startup: no viewer joined through Join"
 	}
-	p := func(d []time.Duration) string {
-		return fmt.Sprintf("p50 %d ms, p90 %d ms", int(ms(percentile(d, 50))), int(ms(percentile(d, 90))))
-	}
 	return fmt.Sprintf("startup: finding the channel %s; the mesh, to the first chunk in the buffer %s; the buffer %s; the start chunk's age on arrival %s",
-		p(find), p(mesh), p(buf), p(age))
+		p50p90(find), p50p90(mesh), p50p90(buf), p50p90(age))
 }
 
 // byTime says how continuity spreads over the stream's time, in bins of
