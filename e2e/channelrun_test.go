@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +121,16 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	end := start.Add(sc.stream)
 	sent0 := casterBytes.Sent()
 	cpu0 := cpuTime()
+	// The source's upload at every bin's end, for sourceNote.
+	srcAt := make([]int64, 0, int(sc.stream/binSpan)+1)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for t := start.Add(binSpan); !t.After(end); t = t.Add(binSpan) {
+			time.Sleep(time.Until(t))
+			srcAt = append(srcAt, casterBytes.Sent()-sent0)
+		}
+	}()
 	var joins sync.WaitGroup
 	join := func(v *nodeViewer) {
 		mu.Lock()
@@ -164,6 +175,8 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	time.Sleep(time.Until(end))
 	srcSent := casterBytes.Sent() - sent0
 	cpu := cpuTime() - cpu0
+	<-sampled
+	srcStats := ch.Stats().Gossip
 	cancel() // joins still retrying give up, watchers stop
 	joins.Wait()
 	mu.Lock()
@@ -186,7 +199,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	}
 	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
-	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers))
+	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers), sourceNote(srcAt, src, start, srcStats))
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
@@ -268,6 +281,25 @@ func bytesNote(vs []*nodeViewer) string {
 	}
 	return fmt.Sprintf("bytes in per stream byte played %.3f: parts played 1, parts in the buffer at the end %.3f, other parts not played %.3f, duplicate parts %.3f, pubsub besides parts %.3f, transport and DHT %.3f",
 		in/played, pending/played, (parts-played-pending)/played, dups/played, (rpcs-parts-dups)/played, (in-rpcs)/played)
+}
+
+// sourceNote says when the source's upload went out, per stream byte
+// published in each bin of stream time, and what its parts went to:
+// pushes to the one child of each index, pushes to extra children it
+// leased early on, answers to requests.
+func sourceNote(sentAt []int64, log *sourceLog, start time.Time, g gossip.ChannelStats) string {
+	var b strings.Builder
+	b.WriteString("source: up per stream byte published, 5 s bins from the first join:")
+	prev := int64(0)
+	for k, sent := range sentAt {
+		from := start.Add(time.Duration(k) * binSpan)
+		published := log.between(from, from.Add(binSpan))
+		fmt.Fprintf(&b, " %.2f", ratio(float64(sent-prev), float64(published)))
+		prev = sent
+	}
+	fmt.Fprintf(&b, "; parts out %d: pushed %d (to leased children %d), answered %d, catch-up %d",
+		g.PartsSent, g.PushedParts, g.LeasedParts, g.AnsweredParts, g.CatchUpParts)
+	return b.String()
 }
 
 // join joins the channel, retrying every second until end as a user would

@@ -357,7 +357,6 @@ func startupNote(vs []*viewer) string {
 // viewer.due counts surely due (from its first to its end less its
 // delays), so a late joiner's bin is not charged for its wait.
 func byTime(vs []*viewer, log *sourceLog) string {
-	const binSpan = 5 * time.Second
 	log.mu.Lock()
 	stamps := slices.Clone(log.stamps)
 	log.mu.Unlock()
@@ -386,6 +385,9 @@ func byTime(vs []*viewer, log *sourceLog) string {
 	}
 	return ratios("continuity by stream time (5 s bins):", rel, due)
 }
+
+// binSpan is the width of the notes' bins of stream time.
+const binSpan = 5 * time.Second
 
 // due is how many chunks were due at the viewer's buffer after its start.
 // The buffer counts a chunk due once it released or skipped it, and it

@@ -66,6 +66,8 @@ type partialCounts struct {
 	partsIn, partsOut, dupParts   atomic.Uint64
 	partBytes, dupBytes           atomic.Uint64
 	sendUnneeded                  atomic.Uint64
+	sentBy                        [nClasses]atomic.Uint64 // parts out by line
+	leased                        atomic.Uint64
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops, sendExpired      atomic.Uint64

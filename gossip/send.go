@@ -136,6 +136,10 @@ func (e *engine) release() {
 			o := e.queue(w.gid, w.p)
 			o.parts = append(o.parts, w.part)
 			e.c.stats.partsOut.Add(1)
+			e.c.stats.sentBy[c].Add(1)
+			if pi := e.peers[w.p]; c == classPush && pi != nil && pi.extra.has(w.part.index) {
+				e.c.stats.leased.Add(1)
+			}
 		}
 		clear(s.q[c][len(keep):])
 		s.q[c] = keep

@@ -92,6 +92,32 @@ func TestSenderOrder(t *testing.T) {
 	}
 }
 
+// TestSentByLine: the parts handed to pubsub are counted by line, and the
+// source's pushes to a leased (extra) child apart.
+func TestSentByLine(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	e.drain = 10e6 // an uplink with room for all of them
+	g := e.testGroup(1)
+	e.peer("child")
+	e.peer("leased").extra = newBitmap(8)
+	e.peers["leased"].extra.set(1)
+	e.enqueue(classPush, g, "child", 0)
+	e.enqueue(classPush, g, "leased", 1)
+	e.enqueue(classPush, g, "leased", 2) // not an index it leased
+	e.enqueue(classAnswer, g, "asker", 3)
+	e.enqueue(classCatchUp, g, "joiner", 4)
+	e.release()
+	if got, _ := e.sentParts(); len(got) != 5 {
+		t.Fatalf("released %v, want all 5", got)
+	}
+	st := &e.c.stats
+	got := fmt.Sprint(st.partsOut.Load(), st.sentBy[classPush].Load(), st.leased.Load(), st.sentBy[classAnswer].Load(), st.sentBy[classCatchUp].Load())
+	if got != "5 3 1 1 1" {
+		t.Errorf("out, pushed, leased, answered, catch-up = %s, want 5 3 1 1 1", got)
+	}
+}
+
 func TestSenderExpiry(t *testing.T) {
 	e := sendEngine(t)
 	g := e.testGroup(1)

@@ -82,6 +82,11 @@ type ChannelStats struct {
 	// PartBytes and DuplicateBytes are the payload bytes of the parts
 	// received, new and duplicate.
 	PartBytes, DuplicateBytes uint64
+	// PartsSent split by why: pushed to children subscribed to the index
+	// (LeasedParts of them by the source to its extra, leased children:
+	// doc.go, "The source"), answered for live chunks, answered for chunks
+	// behind the live edge (catch-up).
+	PushedParts, LeasedParts, AnsweredParts, CatchUpParts uint64
 	// Parents is the number of peers that push us parts; Children the
 	// number we push parts to; Slots the subscriptions (one part index
 	// each) our upload affords, Subscriptions those taken.
@@ -254,6 +259,10 @@ func (c *Channel) Stats() ChannelStats {
 		PartBytes:         p.partBytes.Load(),
 		DuplicateBytes:    p.dupBytes.Load(),
 		PartsSent:         p.partsOut.Load(),
+		PushedParts:       p.sentBy[classPush].Load(),
+		LeasedParts:       p.leased.Load(),
+		AnsweredParts:     p.sentBy[classAnswer].Load(),
+		CatchUpParts:      p.sentBy[classCatchUp].Load(),
 		Requests:          p.requests.Load(),
 		RequestTimeouts:   p.timeouts.Load(),
 		Reparents:         p.reparents.Load(),
