@@ -120,6 +120,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	start := time.Now()
 	end := start.Add(sc.stream)
 	sent0 := casterBytes.Sent()
+	src0 := sourceCounts{ch.Stats().Gossip, caster.GossipStats()}
 	cpu0 := cpuTime()
 	// The source's upload at every bin's end, for sourceNote.
 	srcAt := make([]int64, 0, int(sc.stream/binSpan)+1)
@@ -176,7 +177,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	srcSent := casterBytes.Sent() - sent0
 	cpu := cpuTime() - cpu0
 	<-sampled
-	srcStats := ch.Stats().Gossip
+	src1 := sourceCounts{ch.Stats().Gossip, caster.GossipStats()}
 	cancel() // joins still retrying give up, watchers stop
 	joins.Wait()
 	mu.Lock()
@@ -199,7 +200,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	}
 	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
-	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers), sourceNote(srcAt, src, start, srcStats))
+	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers), sourceNote(srcAt, src, start, end, srcSent, src0, src1))
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
@@ -283,11 +284,19 @@ func bytesNote(vs []*nodeViewer) string {
 		in/played, pending/played, (parts-played-pending)/played, dups/played, (rpcs-parts-dups)/played, (in-rpcs)/played)
 }
 
+// sourceCounts are the source's counters at one moment.
+type sourceCounts struct {
+	ch  gossip.ChannelStats
+	svc gossip.Stats
+}
+
 // sourceNote says when the source's upload went out, per stream byte
-// published in each bin of stream time, and what its parts went to:
-// pushes to the one child of each index, pushes to extra children it
-// leased early on, answers to requests.
-func sourceNote(sentAt []int64, log *sourceLog, start time.Time, g gossip.ChannelStats) string {
+// published in each bin of stream time from the first join (a last bin
+// shorter than binSpan is left out), and what it went to over the run: parts pushed to the one child of each index and
+// to the extra children the source leases early on, parts answered on
+// request; pubsub's RPCs besides parts (metadata, heads); the rest
+// (transport, control, DHT).
+func sourceNote(sentAt []int64, log *sourceLog, start, end time.Time, sent int64, c0, c1 sourceCounts) string {
 	var b strings.Builder
 	b.WriteString("source: up per stream byte published, 5 s bins from the first join:")
 	prev := int64(0)
@@ -297,8 +306,19 @@ func sourceNote(sentAt []int64, log *sourceLog, start time.Time, g gossip.Channe
 		fmt.Fprintf(&b, " %.2f", ratio(float64(sent-prev), float64(published)))
 		prev = sent
 	}
-	fmt.Fprintf(&b, "; parts out %d: pushed %d (to leased children %d), answered %d, catch-up %d",
-		g.PartsSent, g.PushedParts, g.LeasedParts, g.AnsweredParts, g.CatchUpParts)
+	published := float64(log.between(start, end))
+	g0, g1 := c0.ch, c1.ch
+	parts := float64(g1.PartBytesSent - g0.PartBytesSent)
+	// Written, not queued: the transport's count is of what was written.
+	rpcs := float64(c1.svc.QueuedBytes - c1.svc.Backlog - c0.svc.QueuedBytes + c0.svc.Backlog)
+	// Parts by line, in proportion to their count: all but a chunk's last
+	// part are PartSize.
+	count := float64(g1.PartsSent - g0.PartsSent)
+	share := func(a, b uint64) float64 { return ratio(float64(a-b), count) * parts / published }
+	fmt.Fprintf(&b, "; over the run parts %.3f (pushed %.3f, of them to leased children %.3f; answered %.3f, catch-up %.3f), pubsub besides parts %.3f, transport and DHT %.3f",
+		parts/published, share(g1.PushedParts, g0.PushedParts), share(g1.LeasedParts, g0.LeasedParts),
+		share(g1.AnsweredParts, g0.AnsweredParts), share(g1.CatchUpParts, g0.CatchUpParts),
+		(rpcs-parts)/published, (float64(sent)-rpcs)/published)
 	return b.String()
 }
 

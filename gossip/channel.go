@@ -67,7 +67,7 @@ type partialCounts struct {
 	partBytes, dupBytes           atomic.Uint64
 	sendUnneeded                  atomic.Uint64
 	sentBy                        [nClasses]atomic.Uint64 // parts out by line
-	leased                        atomic.Uint64
+	leased, partBytesOut          atomic.Uint64
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64
 	legacyDrops, sendExpired      atomic.Uint64

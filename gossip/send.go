@@ -137,6 +137,7 @@ func (e *engine) release() {
 			o.parts = append(o.parts, w.part)
 			e.c.stats.partsOut.Add(1)
 			e.c.stats.sentBy[c].Add(1)
+			e.c.stats.partBytesOut.Add(uint64(n))
 			if pi := e.peers[w.p]; c == classPush && pi != nil && pi.extra.has(w.part.index) {
 				e.c.stats.leased.Add(1)
 			}

@@ -116,6 +116,9 @@ func TestSentByLine(t *testing.T) {
 	if got != "5 3 1 1 1" {
 		t.Errorf("out, pushed, leased, answered, catch-up = %s, want 5 3 1 1 1", got)
 	}
+	if n := st.partBytesOut.Load(); n != 5*PartSize {
+		t.Errorf("%d part bytes out, want %d", n, 5*PartSize)
+	}
 }
 
 func TestSenderExpiry(t *testing.T) {

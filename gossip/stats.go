@@ -80,8 +80,8 @@ type ChannelStats struct {
 	Requests, RequestTimeouts, Reparents     uint64
 	Announces, Busy, Shed                    uint64
 	// PartBytes and DuplicateBytes are the payload bytes of the parts
-	// received, new and duplicate.
-	PartBytes, DuplicateBytes uint64
+	// received, new and duplicate; PartBytesSent those of the parts sent.
+	PartBytes, DuplicateBytes, PartBytesSent uint64
 	// PartsSent split by why: pushed to children subscribed to the index
 	// (LeasedParts of them by the source to its extra, leased children:
 	// doc.go, "The source"), answered for live chunks, answered for chunks
@@ -259,6 +259,7 @@ func (c *Channel) Stats() ChannelStats {
 		PartBytes:         p.partBytes.Load(),
 		DuplicateBytes:    p.dupBytes.Load(),
 		PartsSent:         p.partsOut.Load(),
+		PartBytesSent:     p.partBytesOut.Load(),
 		PushedParts:       p.sentBy[classPush].Load(),
 		LeasedParts:       p.leased.Load(),
 		AnsweredParts:     p.sentBy[classAnswer].Load(),
