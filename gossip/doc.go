@@ -170,7 +170,9 @@
 // one index from it to seed again, or the first viewer in would root every
 // tree. The mesh spreads a chunk's parts among itself; the source announces it
 // only revealAfter (500 ms, the prototype's) after publishing, then answers
-// requests (it is asked last) within sourceRepair (0.4) of the stream rate.
+// requests (it is asked last) within sourceRepair (0.4) of the stream rate (its
+// bucket holds at least one chunk, or a whole chunk asked at once would
+// never be answered).
 //
 // A seed that passes nothing on (gone, overloaded, withholding) makes many
 // peers ask the source for its index. Once a second the source drops at

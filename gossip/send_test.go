@@ -334,3 +334,25 @@ func TestBusyAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceRepairBucket: the source's allowance for answers fills to at
+// least one chunk, so a request for a whole chunk larger than
+// sourceRepair's second of the stream (512 KiB chunks at 4 Mbit/s) is
+// answered once it is full, not refused for good.
+func TestSourceRepairBucket(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	e.parts = 64
+	e.checkUpload()
+	for range 40 { // 10 s of checks
+		e.now = e.now.Add(250 * time.Millisecond)
+		e.checkUpload()
+	}
+	p := e.peer("asker")
+	if e.busyFor(p, e.parts*PartSize) {
+		t.Errorf("a full allowance (%.0f bytes) refuses a request for a whole chunk of %d", e.srcTokens, e.parts*PartSize)
+	}
+	if bucket := e.t.sourceRepair * 4e6 / 8; e.srcTokens > float64(e.parts*PartSize) || bucket >= float64(e.parts*PartSize) {
+		t.Errorf("allowance %.0f bytes, share of a second %.0f: want a chunk's worth, more than the share", e.srcTokens, bucket)
+	}
+}

@@ -415,7 +415,10 @@ func (e *engine) checkUpload() {
 		e.slots = e.parts
 		// A little of the stream's rate for answering requests (the
 		// reveal's repairs), on top of the one pushed copy.
-		e.srcTokens = min(e.srcTokens+e.t.sourceRepair*rate*dt, e.t.sourceRepair*rate)
+		// The bucket holds at least a chunk, or a request for a whole
+		// one (a joiner's, a repair of a lost seed) could never be met.
+		bucket := max(e.t.sourceRepair*rate, float64(e.parts*PartSize))
+		e.srcTokens = min(e.srcTokens+e.t.sourceRepair*rate*dt, bucket)
 	default:
 		e.slots = int(copies * float64(e.parts))
 		if e.overloaded >= 2 {
