@@ -181,9 +181,17 @@
 // median askers per index; the new seed also gets the index's parts of the
 // last second. Counting askers, not parts, keeps a rogue seed that asks
 // for every other index from making its own look typical. Early on the
-// source is the only announcer, so beyond one child per index it lends up
-// to one more copy's worth of subscriptions, each peer's for leaseFor
-// (4 s); when a lease ends the children find other parents or ask again.
+// source is the only announcer, so beyond one child per index it lends
+// sourceLease (an eighth of a copy, at least one index) of
+// subscriptions, each peer's for leaseFor (4 s); when a lease ends the
+// children find other parents or ask again. With a whole copy to lend, the
+// source sent 2.3–2.4× the stream at N=200 and under churn, not only in the
+// launch storm: late parts whose only announcer was the source kept the
+// lease and the answers' allowance spent all run. With one index it sends
+// 1.7× (leases 0.12, answers 0.40, metadata and transport 0.2), with
+// continuity within the runs' spread (docs/PERFORMANCE.md). Answers at 0.2
+// would take it to 1.5×, but then the first seconds of a withholding or
+// blacklisted seed lost chunks in TestRogueParts.
 //
 // # Joining
 //
@@ -443,8 +451,8 @@
 // play every chunk; before joiners fetched only the newest GOP, the storm
 // cost N=200 0.07–0.12 (0.88–0.93). Viewers take in 1.17–1.63 bytes per
 // stream byte, of which this package's metadata and QUIC take 0.11–0.22
-// and duplicate parts up to 0.20; the broadcaster sends 1.2–2.5× the
-// stream. On loopback with 20 viewers everything plays, for 1.10 bytes in
+// and duplicate parts up to 0.20; the broadcaster sent 1.2–2.5× the
+// stream, 1.1–1.7× in single runs once its lease was one index. On loopback with 20 viewers everything plays, for 1.10 bytes in
 // and 19 ms of CPU per node per second of stream. Serving catch-up only
 // from spare upload took N=200 from 0.73 to 0.93. The gap to the targets
 // of one copy in, continuity 0.999 and 1 s delay has measured causes, each

@@ -37,6 +37,7 @@ type tuning struct {
 	startBehind    time.Duration // random-access chunks closer than this: a joiner may start at any (setStartFrom)
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering requests
+	sourceLease    float64       // copies of the stream the source may push to extra, leased children
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
 	catchUpBehind  time.Duration // of stream time: a chunk further behind the newest is behind the live edge
@@ -64,6 +65,7 @@ func defaultTuning() tuning {
 		startBehind:    time.Second,
 		staleAfter:     5 * time.Second,
 		sourceRepair:   0.4,
+		sourceLease:    0.125,
 		catchUpBacklog: 64 << 10,
 		catchUpShare:   0.25,
 		catchUpBehind:  750 * time.Millisecond,

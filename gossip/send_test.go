@@ -335,6 +335,52 @@ func TestBusyAfter(t *testing.T) {
 	}
 }
 
+// TestSourceLease: beyond one child per index, the source takes
+// sourceLease copies' worth of extra children and declines the rest; a
+// lease that ends frees its slot for the next asker.
+func TestSourceLease(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	e.slots = e.parts
+	e.testGroup(1)
+	all := newBitmap(8)
+	for j := range 8 {
+		all.set(j)
+	}
+	e.subscribe(e.peer("child"), nil, all, false) // one child for every index
+	e.sentParts()
+	lease := e.leaseSlots()
+	if lease < 1 || lease >= e.parts {
+		t.Fatalf("lease of %d subscriptions for %d parts: the test needs 1..parts-1", lease, e.parts)
+	}
+	accepted := func(p string) int {
+		e.subscribe(e.peer(peer.ID(p)), nil, all, false)
+		for _, byPeer := range e.out {
+			if o := byPeer[peer.ID(p)]; o != nil && o.m != nil {
+				n := o.m.bm[bmAck].count()
+				clear(e.out)
+				return n
+			}
+		}
+		t.Fatalf("no answer to %s", p)
+		return 0
+	}
+	if n := accepted("early"); n != lease {
+		t.Errorf("took %d extra subscriptions, want the lease's %d", n, lease)
+	}
+	if n := accepted("late"); n != 0 {
+		t.Errorf("took %d more with the lease spent, want none", n)
+	}
+	e.now = e.now.Add(leaseFor)
+	e.expireExtras()
+	if e.extras != 0 || e.peers["early"].nsubs != 0 {
+		t.Errorf("after the lease: %d extras, the early child holds %d", e.extras, e.peers["early"].nsubs)
+	}
+	if n := accepted("late"); n != lease {
+		t.Errorf("took %d from the next asker once the lease ended, want %d", n, lease)
+	}
+}
+
 // TestSourceRepairBucket: the source's allowance for answers fills to at
 // least one chunk, so a request for a whole chunk larger than
 // sourceRepair's second of the stream (512 KiB chunks at 4 Mbit/s) is

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -56,7 +57,7 @@ func (e *engine) canTake(j int) bool {
 	case e.consume:
 		return false
 	case e.source:
-		return j >= len(e.perIndex) || e.perIndex[j] == 0 || e.extras < e.parts
+		return j >= len(e.perIndex) || e.perIndex[j] == 0 || e.extras < e.leaseSlots()
 	}
 	return e.used < e.slots
 }
@@ -64,10 +65,17 @@ func (e *engine) canTake(j int) bool {
 // The source's extra children. Peers ask the source for a subscription
 // only when nobody else announced the part (it is their last choice), and
 // early in a broadcast, before viewers have found each other, that is
-// everyone. So beyond the one child per index the source takes up to one
-// more copy's worth of children, each for leaseFor: then it drops them, and
-// they find other parents if there are any by then, or ask again.
+// everyone. So beyond the one child per index the source takes up to
+// sourceLease copies' worth of children, each for leaseFor: then it drops
+// them, and they find other parents if there are any by then, or ask
+// again.
 const leaseFor = 4 * time.Second
+
+// leaseSlots is how many extra subscriptions the source takes: at least
+// one, so that small chunks (few parts) keep a lease.
+func (e *engine) leaseSlots() int {
+	return max(1, int(math.Round(e.t.sourceLease*float64(e.parts))))
+}
 
 // expireExtras drops the source's extra children whose lease is up.
 func (e *engine) expireExtras() {
