@@ -292,10 +292,10 @@ type sourceCounts struct {
 
 // sourceNote says when the source's upload went out, per stream byte
 // published in each bin of stream time from the first join (a last bin
-// shorter than binSpan is left out), and what it went to over the run: parts pushed to the one child of each index and
-// to the extra children the source leases early on, parts answered on
-// request; pubsub's RPCs besides parts (metadata, heads); the rest
-// (transport, control, DHT).
+// shorter than binSpan is left out), and what it went to over the run:
+// parts pushed to the one child of each index and to the extra children
+// the source leases, parts answered on request; pubsub's RPCs besides
+// parts (metadata, heads); the rest (transport, control, DHT).
 func sourceNote(sentAt []int64, log *sourceLog, start, end time.Time, sent int64, c0, c1 sourceCounts) string {
 	var b strings.Builder
 	b.WriteString("source: up per stream byte published, 5 s bins from the first join:")

@@ -452,8 +452,9 @@
 // cost N=200 0.07–0.12 (0.88–0.93). Viewers take in 1.17–1.63 bytes per
 // stream byte, of which this package's metadata and QUIC take 0.11–0.22
 // and duplicate parts up to 0.20; the broadcaster sent 1.2–2.5× the
-// stream, 1.1–1.7× in single runs once its lease was one index. On loopback with 20 viewers everything plays, for 1.10 bytes in
-// and 19 ms of CPU per node per second of stream. Serving catch-up only
+// stream, 1.1–1.7× in single runs once its lease was one index. On
+// loopback with 20 viewers everything plays, for 1.10 bytes in and 19 ms
+// of CPU per node per second of stream. Serving catch-up only
 // from spare upload took N=200 from 0.73 to 0.93. The gap to the targets
 // of one copy in, continuity 0.999 and 1 s delay has measured causes, each
 // explained on that page: loss with churn, the first seconds of the launch
