@@ -63,10 +63,10 @@ func (c *Channel) Playing(next uint64) { c.playhead.Store(next + 1) }
 
 // partialCounts are the engine's counters, read by Stats.
 type partialCounts struct {
-	partsIn, partsOut, dupParts   atomic.Uint64
+	partsIn, dupParts             atomic.Uint64
 	partBytes, dupBytes           atomic.Uint64
 	sendUnneeded                  atomic.Uint64
-	sentBy                        [nClasses]atomic.Uint64 // parts out by line
+	sentBy                        [nClasses]atomic.Uint64 // parts out by line; PartsSent is their sum
 	leased, partBytesOut          atomic.Uint64
 	requests, timeouts, reparents atomic.Uint64
 	announces, busy, shed, rpcs   atomic.Uint64

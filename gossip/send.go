@@ -135,11 +135,10 @@ func (e *engine) release() {
 			s.take(w)
 			o := e.queue(w.gid, w.p)
 			o.parts = append(o.parts, w.part)
-			e.c.stats.partsOut.Add(1)
 			e.c.stats.sentBy[c].Add(1)
 			e.c.stats.partBytesOut.Add(uint64(n))
-			if pi := e.peers[w.p]; c == classPush && pi != nil && pi.extra.has(w.part.index) {
-				e.c.stats.leased.Add(1)
+			if e.source && c == classPush && e.peers[w.p] != nil && e.peers[w.p].extra.has(w.part.index) {
+				e.c.stats.leased.Add(1) // only the source leases: relays skip the lookup
 			}
 		}
 		clear(s.q[c][len(keep):])

@@ -112,7 +112,7 @@ func TestSentByLine(t *testing.T) {
 		t.Fatalf("released %v, want all 5", got)
 	}
 	st := &e.c.stats
-	got := fmt.Sprint(st.partsOut.Load(), st.sentBy[classPush].Load(), st.leased.Load(), st.sentBy[classAnswer].Load(), st.sentBy[classCatchUp].Load())
+	got := fmt.Sprint(st.partsSent(), st.sentBy[classPush].Load(), st.leased.Load(), st.sentBy[classAnswer].Load(), st.sentBy[classCatchUp].Load())
 	if got != "5 3 1 1 1" {
 		t.Errorf("out, pushed, leased, answered, catch-up = %s, want 5 3 1 1 1", got)
 	}

@@ -258,7 +258,7 @@ func (c *Channel) Stats() ChannelStats {
 		DuplicateParts:    p.dupParts.Load(),
 		PartBytes:         p.partBytes.Load(),
 		DuplicateBytes:    p.dupBytes.Load(),
-		PartsSent:         p.partsOut.Load(),
+		PartsSent:         p.partsSent(),
 		PartBytesSent:     p.partBytesOut.Load(),
 		PushedParts:       p.sentBy[classPush].Load(),
 		LeasedParts:       p.leased.Load(),
@@ -279,4 +279,13 @@ func (c *Channel) Stats() ChannelStats {
 		SendUnneeded:      p.sendUnneeded.Load(),
 		Stalled:           p.stalled.Load(),
 	}
+}
+
+// partsSent is the parts handed to pubsub, over all lines.
+func (p *partialCounts) partsSent() uint64 {
+	var n uint64
+	for i := range p.sentBy {
+		n += p.sentBy[i].Load()
+	}
+	return n
 }
