@@ -137,8 +137,10 @@ func (e *engine) release() {
 			o.parts = append(o.parts, w.part)
 			e.c.stats.sentBy[c].Add(1)
 			e.c.stats.partBytesOut.Add(uint64(n))
-			if e.source && c == classPush && e.peers[w.p] != nil && e.peers[w.p].extra.has(w.part.index) {
-				e.c.stats.leased.Add(1) // only the source leases: relays skip the lookup
+			if e.source && c == classPush { // only the source leases: relays skip the lookup
+				if pi := e.peers[w.p]; pi != nil && pi.extra.has(w.part.index) {
+					e.c.stats.leased.Add(1)
+				}
 			}
 		}
 		clear(s.q[c][len(keep):])
