@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -47,10 +48,44 @@ type RelayService struct {
 	Data            int64         // bytes per relayed connection, each way
 }
 
+// byteCounter is libp2p's bandwidth counter with exact totals. The
+// counter's own totals (go-flow-metrics meters) move only when the
+// library's sweeper runs, once a second: a reading can miss the last
+// second's bytes, which skews any short measurement and a status read
+// right after a burst. The rates and the per-protocol split stay the
+// counter's.
+type byteCounter struct {
+	*metrics.BandwidthCounter
+	in, out atomic.Int64
+}
+
+func (c *byteCounter) LogSentMessage(n int64) {
+	c.out.Add(n)
+	c.BandwidthCounter.LogSentMessage(n)
+}
+
+func (c *byteCounter) LogRecvMessage(n int64) {
+	c.in.Add(n)
+	c.BandwidthCounter.LogRecvMessage(n)
+}
+
+// GetBandwidthTotals is the counter's rates with the exact totals.
+func (c *byteCounter) GetBandwidthTotals() metrics.Stats {
+	s := c.BandwidthCounter.GetBandwidthTotals()
+	s.TotalIn, s.TotalOut = c.in.Load(), c.out.Load()
+	return s
+}
+
+func (c *byteCounter) Reset() {
+	c.in.Store(0)
+	c.out.Store(0)
+	c.BandwidthCounter.Reset()
+}
+
 // reachOpts are the libp2p options for NAT traversal and resources, with
 // the handles the node's status reads.
 type hostParts struct {
-	bw    *metrics.BandwidthCounter
+	bw    *byteCounter
 	nat   *natWatch
 	punch *punchCounter
 }
@@ -78,7 +113,7 @@ func (cfg Config) host(log *slog.Logger) (host.Host, hostParts, error) {
 		}
 		addrs = append(addrs, a)
 	}
-	parts.bw = metrics.NewBandwidthCounter()
+	parts.bw = &byteCounter{BandwidthCounter: metrics.NewBandwidthCounter()}
 	parts.punch = &punchCounter{}
 	opts, err := cfg.hostOptions(priv, addrs, &parts)
 	if err != nil {

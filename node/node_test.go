@@ -231,6 +231,10 @@ func TestBroadcastJoinPlayEnd(t *testing.T) {
 	if ch.Err() != nil {
 		t.Errorf("broadcast ended with %v", ch.Err())
 	}
+	// The viewer's byte count holds at least what it played, read at once.
+	if in := tr.viewer.Bandwidth().TotalIn; in < int64(out.Len()) {
+		t.Errorf("viewer counted %d bytes in, played %d", in, out.Len())
+	}
 	if s := vc.Stats(); !s.Buffer.Ended || s.Buffer.Missed != 0 {
 		t.Errorf("viewer buffer: %+v; want ended with nothing missed", s.Buffer)
 	}

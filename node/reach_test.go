@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -344,5 +345,22 @@ func TestLimitsReachTheMesh(t *testing.T) {
 	}
 	if consumer.Reach().DHTServer {
 		t.Error("consume-only viewer serves the DHT")
+	}
+}
+
+// TestByteCounterExact: the totals count every byte at once; libp2p's own
+// counter shows them only after its once-a-second sweep.
+func TestByteCounterExact(t *testing.T) {
+	c := &byteCounter{BandwidthCounter: metrics.NewBandwidthCounter()}
+	for i := range 100 {
+		c.LogSentMessage(int64(i))
+		c.LogRecvMessage(2 * int64(i))
+	}
+	if s := c.GetBandwidthTotals(); s.TotalOut != 4950 || s.TotalIn != 9900 {
+		t.Errorf("totals out %d in %d, want 4950 and 9900", s.TotalOut, s.TotalIn)
+	}
+	c.Reset()
+	if s := c.GetBandwidthTotals(); s.TotalOut != 0 || s.TotalIn != 0 {
+		t.Errorf("after Reset: out %d in %d", s.TotalOut, s.TotalIn)
 	}
 }
