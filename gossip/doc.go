@@ -151,11 +151,16 @@
 // elsewhere and its parent's late count grows by one, halving with each
 // part brought on time; past lateLimit (2.5), three late chunks in a row,
 // the next request subscribes elsewhere and the parent gets unsub: one
-// late chunk is a passing queue, not a bad parent. A parent that drops an
-// index or disconnects is replaced by the next request. Once a second
-// improve moves at most one index held by a parent for over 2 s to a mesh
-// peer with free slots two or more hops shallower than that parent: trees
-// grown from whoever announced first get deep.
+// late chunk is a passing queue, not a bad parent. While the parent is
+// kept, the request waits for its push longer by what the time until the
+// reader plays the chunk exceeds playSlack (1 s), at most lateWait
+// (500 ms): asked at once, such parts often came twice, and at N=50 those
+// requests and duplicates kept the relays' uplinks and the source busy
+// (docs/PERFORMANCE.md). A parent that drops an index or disconnects is
+// replaced by the next request. Once a second improve moves at most one
+// index held by a parent for over 2 s to a mesh peer with free slots two
+// or more hops shallower than that parent: trees grown from whoever
+// announced first get deep.
 //
 // # The source
 //

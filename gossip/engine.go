@@ -42,6 +42,8 @@ type tuning struct {
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
 	catchUpBehind  time.Duration // of stream time: a chunk further behind the newest is behind the live edge
 	sendAhead      time.Duration // pubsub's queues hold what the uplink writes in this long; the rest waits in the engine
+	playSlack      time.Duration // a chunk the reader plays later than this may wait for its late parent (lateWait)
+	lateWait       time.Duration // how much longer than reparentAfter a late parent is waited for, at most
 }
 
 func defaultTuning() tuning {
@@ -70,6 +72,8 @@ func defaultTuning() tuning {
 		catchUpShare:   0.25,
 		catchUpBehind:  750 * time.Millisecond,
 		sendAhead:      60 * time.Millisecond,
+		playSlack:      time.Second,
+		lateWait:       500 * time.Millisecond,
 	}
 }
 

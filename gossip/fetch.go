@@ -356,6 +356,9 @@ func (e *engine) pump(g *group) {
 			s.late++
 		}
 		sub := live && (!s.acked || s.late >= lateLimit)
+		if !sub && s.acked && len(r.tried) == 0 && e.now.Sub(g.first) < e.t.reparentAfter+e.parentWait(g) {
+			continue // late, but its parent is kept and the reader has time
+		}
 		q := e.choose(g, j, r.tried, s.p, sub)
 		if q == nil && s.p != "" && !containsPeer(r.tried, s.p) {
 			// Nobody else has it: ask the parent itself, once.
@@ -424,6 +427,22 @@ func (e *engine) pump(g *group) {
 		e.asked(g, id)
 		e.debug("request", "seq", g.seq, "want", b.want, "sub", b.sub, "peer", short(id), "head", m.flags&metaHead == 0)
 	}
+}
+
+// parentWait is how much longer than reparentAfter a part of g whose
+// confirmed parent is late may wait for it before it is asked elsewhere:
+// the time until the reader plays g, less playSlack, at most lateWait.
+// Asked at reparentAfter, such a part often came twice (the parent's push
+// was on its way), and the requests and duplicates took upload that made
+// later pushes late in turn. With the wait, N=50 runs settle within 15 s
+// and the source sends about one copy, not 1.5–1.7 (docs/PERFORMANCE.md).
+func (e *engine) parentWait(g *group) time.Duration {
+	h := e.c.playhead.Load()
+	if h == 0 || g.seq+1 < h {
+		return 0 // not playing yet, or already played
+	}
+	until := time.Duration(g.seq+1-h) * max(e.chunkDur, 10*time.Millisecond)
+	return min(max(until-e.t.playSlack, 0), e.t.lateWait)
 }
 
 // asked notes a request to p for g, for the withholding account.
