@@ -321,6 +321,8 @@ func (e *engine) pump(g *group) {
 		return
 	}
 	late := e.now.Sub(g.first) >= e.t.reparentAfter
+	// A late part whose parent is kept may wait longer (parentWait).
+	patient := late && e.now.Sub(g.first) < e.t.reparentAfter+e.parentWait(g)
 	live := e.live(g.seq)
 	if g.head == nil {
 		e.pumpHead(g, late)
@@ -356,7 +358,7 @@ func (e *engine) pump(g *group) {
 			s.late++
 		}
 		sub := live && (!s.acked || s.late >= lateLimit)
-		if !sub && s.acked && len(r.tried) == 0 && e.now.Sub(g.first) < e.t.reparentAfter+e.parentWait(g) {
+		if patient && !sub && s.acked && len(r.tried) == 0 {
 			continue // late, but its parent is kept and the reader has time
 		}
 		q := e.choose(g, j, r.tried, s.p, sub)

@@ -82,8 +82,8 @@ func (c *byteCounter) Reset() {
 	c.BandwidthCounter.Reset()
 }
 
-// reachOpts are the libp2p options for NAT traversal and resources, with
-// the handles the node's status reads.
+// hostParts are the handles on the host it built that the node's status
+// reads.
 type hostParts struct {
 	bw    *byteCounter
 	nat   *natWatch
