@@ -443,7 +443,7 @@ func (e *engine) parentWait(g *group) time.Duration {
 	if h == 0 || g.seq+1 < h {
 		return 0 // not playing yet, or already played
 	}
-	until := time.Duration(g.seq+1-h) * max(e.chunkDur, 10*time.Millisecond)
+	until := time.Duration(g.seq+1-h) * e.chunkTime()
 	return min(max(until-e.t.playSlack, 0), e.t.lateWait)
 }
 
@@ -508,7 +508,13 @@ func (e *engine) lagOf(seq uint64) (time.Duration, uint64) {
 		return 0, 0
 	}
 	n := high - seq
-	return time.Duration(n) * max(e.chunkDur, 10*time.Millisecond), n
+	return time.Duration(n) * e.chunkTime(), n
+}
+
+// chunkTime is the chunks' mean duration, at least 10 ms: what one seq is
+// worth in stream time before any head has said.
+func (e *engine) chunkTime() time.Duration {
+	return max(e.chunkDur, 10*time.Millisecond)
 }
 
 // played reports whether the reader has played or skipped seq (see
@@ -669,7 +675,7 @@ func (e *engine) setStartFrom(gs []*group) {
 	if e.newestRAP == 0 {
 		return
 	}
-	n := uint64(max(1, e.t.startBehind/max(e.chunkDur, 10*time.Millisecond)))
+	n := uint64(max(1, e.t.startBehind/e.chunkTime()))
 	for i := len(gs) - 1; i >= 0; i-- {
 		g := gs[i]
 		if g.seq+n <= e.newestRAP {
