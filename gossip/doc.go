@@ -445,28 +445,31 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// 8cfa15a) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 0.998 / 0.983 / 0.970 at N=10 /
-// 50 / 200 (0.956–0.994 and 0.927–0.979 in other runs) and 0.84–0.96
-// under churn with 1% loss (0.98 with the churn alone, 0.975 with the loss
-// alone; 0.989 and 0.972 once the buffer's delay could grow to 4 s,
-// bb3dfc4, for about 1 s more delay; 0.31–0.47 before parts waited in the engine, 0.50–0.65 before
-// stalled peers left the mesh, 0.77–0.80 before relays waited for 300 ms
-// of backlog to say busy). Once the launch storm is over, N=50 and N=200
-// play every chunk; before joiners fetched only the newest GOP, the storm
-// cost N=200 0.07–0.12 (0.88–0.93). Viewers take in 1.17–1.63 bytes per
-// stream byte, of which this package's metadata and QUIC take 0.11–0.22
-// and duplicate parts up to 0.20; the broadcaster sent 1.2–2.5× the
-// stream, 1.1–1.7× in single runs once its lease was one index. On
-// loopback with 20 viewers everything plays, for 1.10 bytes in and 19 ms
-// of CPU per node per second of stream. Serving catch-up only
-// from spare upload took N=200 from 0.73 to 0.93. The gap to the targets
-// of one copy in, continuity 0.999 and 1 s delay has measured causes, each
-// explained on that page: loss with churn, the first seconds of the launch
-// storm, a path of several hops of about 100 ms plus the buffer's 0.5 s
-// before any chunk plays, a buffer that keeps the delay it started with,
-// trees missing a parent for some indices, metadata and transport bytes
-// that alone use most of the 0.15 allowed above one copy, and for startup
-// a joiner's wait for the newest GOP or the next keyframe (startup p50
-// 3.1–4.4 s at N=10 to 200 and under churn).
+// b56d0d9) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 0.999 / 0.979 at N=10 /
+// 50 / 200 (0.931–0.980 at N=200 in single runs) and 0.982 under churn
+// with 1% loss (0.920–0.994 in single runs since the buffer's delay may
+// grow to 4 s, bb3dfc4; 0.31–0.47 before parts waited in the engine,
+// 0.50–0.65 before stalled peers left the mesh, 0.77–0.80 before relays
+// waited for 300 ms of backlog to say busy). Once the launch storm is
+// over, N=50 and N=200 play every chunk; before joiners fetched only the
+// newest GOP, the storm cost N=200 0.07–0.12 (0.88–0.93). Viewers take in
+// 1.16 / 1.22 / 1.67 bytes per stream byte (1.44 under churn), of which
+// this package's metadata and QUIC take 0.11–0.23 and duplicate parts up
+// to 0.17. The broadcaster sends 1.18 / 1.24 / 1.75× the stream (1.70×
+// under churn): about 1.1× once its trees settle (N=10, and N=50 after
+// the launch storm); where they do not (N=200, churn) its own children
+// keep asking it for the indices that reach them late down deeper trees,
+// and it answers at its cap (sourceRepair) all run long. On loopback with 20 viewers everything
+// plays, for 1.12 bytes in and 25 ms of CPU per node per second of stream.
+// Serving catch-up only from spare upload took N=200 from 0.73 to 0.93.
+// The gap to the targets of one copy in, continuity 0.999 and 1 s delay
+// has measured causes, each explained on that page: loss with churn, the
+// first seconds of the launch storm, a path of several hops of about
+// 100 ms plus the buffer's 0.5 s before any chunk plays, a buffer that
+// keeps the delay it started with, trees that do not settle at N=200,
+// metadata and transport bytes that alone use most of the 0.15 allowed
+// above one copy, and for startup a joiner's wait for the newest GOP or
+// the next keyframe (startup p50 2.9–4.3 s at N=10 to 200 and under
+// churn).
 package gossip
