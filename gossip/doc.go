@@ -183,8 +183,10 @@
 // peers ask the source for its index. Once a second the source drops at
 // most one seed whose index, seeded over 2 s ago, had repairLimit (6)
 // parts asked of it (halved each second) by half its mesh and twice the
-// median askers per index; the new seed also gets the index's parts of the
-// last second. Counting askers, not parts, keeps a rogue seed that asks
+// median askers per index, over every index (over those asked for alone, a
+// seed withholding the only index anyone asked for was its own median and
+// kept it; TestOrphanedIndexReseeded); the new seed also gets the index's
+// parts of the last second. Counting askers, not parts, keeps a rogue seed that asks
 // for every other index from making its own look typical. Early on the
 // source is the only announcer, so beyond one child per index it lends
 // sourceLease (an eighth of a copy, at least one index) of

@@ -599,8 +599,11 @@ func (e *engine) rotateSeeds() {
 	// passes nothing on makes half the mesh ask for its index, twice as
 	// many peers as ask for a typical one. Peers, not parts: a rogue seed
 	// asking for every other index would otherwise make its own look
-	// typical. One index a second at most.
-	as := make([]int, len(e.repairs))
+	// typical. One index a second at most. The median is over every index,
+	// those nobody asked for too: over the indices asked for alone, a seed
+	// withholding the only index anyone asks for is its own median, and
+	// was never replaced.
+	as := make([]int, max(len(e.repairs), e.parts))
 	for j, r := range e.repairs {
 		as[j] = len(r.from)
 	}

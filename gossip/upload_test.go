@@ -85,3 +85,34 @@ func TestUplinkWrittenBeforeQueued(t *testing.T) {
 		t.Errorf("left %d early and %d queued RPCs, want none", len(u.early), len(u.inQueue))
 	}
 }
+
+// TestOrphanedIndexReseeded: a seed whose index nobody gets from it makes
+// the source's other children ask the source for that index alone. The
+// source hands the index to another peer, though no other index is asked
+// for: the median of askers is over every index.
+func TestOrphanedIndexReseeded(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	e.parts = 3
+	for j, id := range []peer.ID{"A", "B", "C"} {
+		p := e.peer(id)
+		p.mesh = true
+		e.addSub(p, j)
+	}
+	e.seedSince = []time.Time{e.now.Add(-3 * time.Second), e.now.Add(-3 * time.Second), e.now.Add(-3 * time.Second)}
+	e.noteRepair("B", []int{0, 0, 0, 0})
+	e.noteRepair("C", []int{0, 0, 0, 0})
+	e.rotateSeeds()
+	if e.peers["A"].subs.has(0) || e.peers["A"].badSeedUntil.IsZero() {
+		t.Fatalf("index 0, asked of the source by both other children, is still A's: subs %v", e.peers["A"].subs)
+	}
+	if !e.repairs[0].rotated {
+		t.Error("index 0 not marked for a new seed")
+	}
+	// A typical index: asked by one peer of three, not replaced.
+	e.noteRepair("A", []int{1, 1, 1, 1, 1, 1})
+	e.rotateSeeds()
+	if !e.peers["B"].subs.has(1) {
+		t.Error("index 1, asked of the source by one peer, lost its seed")
+	}
+}
