@@ -175,9 +175,10 @@
 // one index from it to seed again, or the first viewer in would root every
 // tree. The mesh spreads a chunk's parts among itself; the source announces it
 // only revealAfter (500 ms, the prototype's) after publishing, then answers
-// requests (it is asked last) within sourceRepair (0.4) of the stream rate (its
-// bucket holds at least one chunk, or a whole chunk asked at once would
-// never be answered).
+// requests (it is asked last): playing viewers' within sourceRepair (0.2)
+// of the stream rate, joiners' (flag start) within sourceJoin (0.2) more.
+// Each bucket holds at least one chunk, or a whole chunk asked at once
+// would never be answered.
 //
 // A seed that passes nothing on (gone, overloaded, withholding) makes many
 // peers ask the source for its index. Once a second the source drops at
@@ -194,11 +195,15 @@
 // children find other parents or ask again. With a whole copy to lend, the
 // source sent 2.3–2.4× the stream at N=200 and under churn, not only in the
 // launch storm: late parts whose only announcer was the source kept the
-// lease and the answers' allowance spent all run. With one index it sends
-// 1.7× (leases 0.12, answers 0.40, metadata and transport 0.2), with
-// continuity within the runs' spread (docs/PERFORMANCE.md). Answers at 0.2
-// would take it to 1.5×, but then the first seconds of a withholding or
-// blacklisted seed lost chunks in TestRogueParts.
+// lease and the answers' allowance spent all run. With one index it sent
+// 1.7× (leases 0.12, answers 0.40, metadata and transport 0.2): at N=200
+// its own children asked it for late parts all run, several times what
+// it answered. With playing viewers' answers at 0.2, N=200 played 0.982
+// and 0.989 against 0.931–0.980 and the source sent 1.53×; joiners held
+// to those 0.2 too started 1.6 s later at N=50, hence their own
+// allowance (docs/PERFORMANCE.md has the runs). At 0.2 a withholding seed
+// cost chunks in TestRogueParts until the seeds' median counted every
+// index (above).
 //
 // # Joining
 //

@@ -36,7 +36,8 @@ type tuning struct {
 	startupWait    time.Duration // a joiner holds chunks this long for a gapless start
 	startBehind    time.Duration // random-access chunks closer than this: a joiner may start at any (setStartFrom)
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
-	sourceRepair   float64       // share of the stream rate the source spends answering requests
+	sourceRepair   float64       // share of the stream rate the source spends answering playing viewers' requests
+	sourceJoin     float64       // the same for joiners' requests (flag start); 0: they share sourceRepair's
 	sourceLease    float64       // copies of the stream the source may push to extra, leased children
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
@@ -66,7 +67,8 @@ func defaultTuning() tuning {
 		startupWait:    1500 * time.Millisecond,
 		startBehind:    time.Second,
 		staleAfter:     5 * time.Second,
-		sourceRepair:   0.4,
+		sourceRepair:   0.2,
+		sourceJoin:     0.2,
 		sourceLease:    0.125,
 		catchUpBacklog: 64 << 10,
 		catchUpShare:   0.25,
@@ -154,7 +156,8 @@ type engine struct {
 	parts       int           // most parts in a recent chunk
 	chunkDur    time.Duration // chunks' mean duration, from their heads
 	rate        rateMeter
-	srcTokens   float64       // the source's allowance for answering requests, bytes
+	srcTokens   float64       // the source's allowance for answering playing viewers, bytes
+	srcJoin     float64       // the source's allowance for answering joiners, bytes
 	catchUp     float64       // a relay's allowance for chunks behind the live edge, bytes
 	repairs     []repairCount // the source: parts asked of it per index (see noteRepair)
 	seedSince   []time.Time   // the source: when each index got its seed

@@ -328,7 +328,7 @@ func TestBusyAfter(t *testing.T) {
 			e.source = tt.source
 			e.srcTokens = 1 << 20
 			e.queued = tt.queued
-			if got := e.busyFor(e.peer("asker"), PartSize); got != tt.busy {
+			if got := e.busyFor(e.peer("asker"), PartSize, false); got != tt.busy {
 				t.Errorf("busy %v, want %v", got, tt.busy)
 			}
 		})
@@ -395,10 +395,49 @@ func TestSourceRepairBucket(t *testing.T) {
 		e.checkUpload()
 	}
 	p := e.peer("asker")
-	if e.busyFor(p, e.parts*PartSize) {
+	if e.busyFor(p, e.parts*PartSize, false) {
 		t.Errorf("a full allowance (%.0f bytes) refuses a request for a whole chunk of %d", e.srcTokens, e.parts*PartSize)
 	}
 	if bucket := e.t.sourceRepair * 4e6 / 8; e.srcTokens > float64(e.parts*PartSize) || bucket >= float64(e.parts*PartSize) {
 		t.Errorf("allowance %.0f bytes, share of a second %.0f: want a chunk's worth, more than the share", e.srcTokens, bucket)
+	}
+}
+
+// TestSourceJoinAllowance: the source answers joiners (flag start) from
+// an allowance of its own, and playing viewers' repairs from sourceRepair's:
+// once one is spent, the other's requests are still answered.
+func TestSourceJoinAllowance(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	for range 8 { // 2 s of checks fill both
+		e.checkUpload()
+		e.now = e.now.Add(250 * time.Millisecond)
+	}
+	g := e.testGroup(1)
+	g.have = newBitmap(g.parts)
+	for j := range g.parts {
+		g.have.set(j)
+	}
+	want := newBitmap(g.parts)
+	want.set(0)
+	busy := func(asker peer.ID, forStart bool) bool {
+		e.serve(g, e.peer(asker), want, false, forStart)
+		o := e.out[g.gid][asker]
+		return o != nil && o.m.flags&metaBusy != 0
+	}
+	e.srcTokens = 0
+	join := e.srcJoin
+	if busy("joiner", true) || e.srcJoin != join-PartSize {
+		t.Errorf("with the repairs' allowance spent, a joiner was refused or not charged to its own (%.0f → %.0f)", join, e.srcJoin)
+	}
+	if !busy("viewer", false) {
+		t.Error("a repair was answered from the joiners' allowance")
+	}
+	e.srcTokens, e.srcJoin = join, 0
+	if !busy("joiner2", true) {
+		t.Error("a joiner was answered from the repairs' allowance")
+	}
+	if busy("viewer2", false) || e.srcTokens != join-PartSize {
+		t.Errorf("with the joiners' allowance spent, a repair was refused or not charged to its own")
 	}
 }

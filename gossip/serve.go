@@ -186,12 +186,12 @@ func (e *engine) childCount() int {
 }
 
 // busyFor reports whether to refuse p's request now: this node only
-// consumes, its uplink is full, p's queue is long, or (the source) its
-// allowance for answering requests is spent. The source is full at
+// consumes, its uplink is full, p's queue is long, or (the source) the
+// allowance the request draws on is spent (srcAllowance). The source is full at
 // srcBusyAfter, half a relay's busyAfter: its pushes are the only copy of
 // each index, and answers that wait in pubsub's queue ahead of them make
 // the whole tree late (at 300 ms, N=10 lost a fiftieth of its chunks).
-func (e *engine) busyFor(p *peerInfo, bytes int) bool {
+func (e *engine) busyFor(p *peerInfo, bytes int, forStart bool) bool {
 	full := e.t.busyAfter
 	if e.source {
 		full = e.t.srcBusyAfter
@@ -201,10 +201,23 @@ func (e *engine) busyFor(p *peerInfo, bytes int) bool {
 		return true
 	case e.peerBacklog(p.id) > maxPeerBacklog:
 		return true
-	case e.source && e.srcTokens < float64(bytes):
+	case e.source && *e.srcAllowance(forStart) < float64(bytes):
 		return true
 	}
 	return false
+}
+
+// srcAllowance is the source's allowance a request draws on: a joiner's
+// (flag start, the GOP it starts with) sourceJoin's, a playing viewer's
+// sourceRepair's. At N=200 playing viewers ask the source for late parts
+// all run, several times what it answers; answering them at 0.2 of the
+// stream rather than 0.4 played more (docs/PERFORMANCE.md). Joiners held
+// to the same 0.2 started later at N=50, so they have their own.
+func (e *engine) srcAllowance(forStart bool) *float64 {
+	if forStart && e.t.sourceJoin > 0 {
+		return &e.srcJoin
+	}
+	return &e.srcTokens
 }
 
 // spendCatchUp reports whether a relay may answer a joiner now with bytes
@@ -252,7 +265,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead, forStart bo
 	if needHead && g.head != nil && !gp.sentHead {
 		bytes += len(g.head)
 	}
-	busy := e.busyFor(p, bytes)
+	busy := e.busyFor(p, bytes, forStart)
 	class := classAnswer
 	if !e.source && e.behind(g.seq) {
 		class = classCatchUp
@@ -271,7 +284,7 @@ func (e *engine) serve(g *group, p *peerInfo, want bitmap, needHead, forStart bo
 		return
 	}
 	if e.source {
-		e.srcTokens -= float64(bytes)
+		*e.srcAllowance(forStart) -= float64(bytes)
 	}
 	if needHead && g.head != nil && !gp.sentHead {
 		o.head = g.head
@@ -427,6 +440,8 @@ func (e *engine) checkUpload() {
 		// one (a joiner's, a repair of a lost seed) could never be met.
 		bucket := max(e.t.sourceRepair*rate, float64(e.parts*PartSize))
 		e.srcTokens = min(e.srcTokens+e.t.sourceRepair*rate*dt, bucket)
+		join := max(e.t.sourceJoin*rate, float64(e.parts*PartSize))
+		e.srcJoin = min(e.srcJoin+e.t.sourceJoin*rate*dt, join)
 	default:
 		e.slots = int(copies * float64(e.parts))
 		if e.overloaded >= 2 {
