@@ -184,26 +184,26 @@
 // peers ask the source for its index. Once a second the source drops at
 // most one seed whose index, seeded over 2 s ago, had repairLimit (6)
 // parts asked of it (halved each second) by half its mesh and twice the
-// median askers per index, over every index (over those asked for alone, a
-// seed withholding the only index anyone asked for was its own median and
-// kept it; TestOrphanedIndexReseeded); the new seed also gets the index's
-// parts of the last second. Counting askers, not parts, keeps a rogue seed that asks
-// for every other index from making its own look typical. Early on the
-// source is the only announcer, so beyond one child per index it lends
-// sourceLease (an eighth of a copy, at least one index) of
-// subscriptions, each peer's for leaseFor (4 s); when a lease ends the
-// children find other parents or ask again. With a whole copy to lend, the
-// source sent 2.3–2.4× the stream at N=200 and under churn, not only in the
-// launch storm: late parts whose only announcer was the source kept the
-// lease and the answers' allowance spent all run. With one index it sent
-// 1.7× (leases 0.12, answers 0.40, metadata and transport 0.2): at N=200
-// its own children asked it for late parts all run, several times what
-// it answered. With playing viewers' answers at 0.2, N=200 played 0.982
-// and 0.989 against 0.931–0.980 and the source sent 1.53×; joiners held
-// to those 0.2 too started 1.6 s later at N=50, hence their own
-// allowance (docs/PERFORMANCE.md has the runs). At 0.2 a withholding seed
-// cost chunks in TestRogueParts until the seeds' median counted every
-// index (above).
+// median askers per index. The median is over every index: over those
+// asked for alone, a seed withholding the only index anyone asked for was
+// its own median and kept it (TestOrphanedIndexReseeded). The new seed
+// also gets the index's parts of the last second. Counting askers, not
+// parts, keeps a rogue seed that asks for every other index from making
+// its own look typical. Early on the source is the only announcer, so
+// beyond one child per index it lends sourceLease (an eighth of a copy,
+// at least one index) of subscriptions, each peer's for leaseFor (4 s);
+// when a lease ends the children find other parents or ask again. With a
+// whole copy to lend, the source sent 2.3–2.4× the stream at N=200 and
+// under churn, not only in the launch storm: late parts whose only
+// announcer was the source kept the lease and the answers' allowance
+// spent all run. With one index and answers at 0.4 it sent 1.7× (leases
+// 0.12, answers 0.40, metadata and transport 0.2): at N=200 its own
+// children asked it for late parts all run, several times what it
+// answered. Answering playing viewers at 0.2 played more at N=200 (0.982
+// and 0.989 in two runs, against 0.931–0.980) and sent 1.53×; joiners held
+// to the same 0.2 started 1.6 s later at N=50, hence their own allowance
+// (docs/PERFORMANCE.md has the runs). At 0.2 a withholding seed cost
+// chunks in TestRogueParts until the median counted every index.
 //
 // # Joining
 //

@@ -156,7 +156,7 @@ type engine struct {
 	parts       int           // most parts in a recent chunk
 	chunkDur    time.Duration // chunks' mean duration, from their heads
 	rate        rateMeter
-	srcTokens   float64       // the source's allowance for answering playing viewers, bytes
+	srcRepair   float64       // the source's allowance for answering playing viewers, bytes
 	srcJoin     float64       // the source's allowance for answering joiners, bytes
 	catchUp     float64       // a relay's allowance for chunks behind the live edge, bytes
 	repairs     []repairCount // the source: parts asked of it per index (see noteRepair)

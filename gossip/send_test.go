@@ -326,7 +326,7 @@ func TestBusyAfter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := sendEngine(t)
 			e.source = tt.source
-			e.srcTokens = 1 << 20
+			e.srcRepair = 1 << 20
 			e.queued = tt.queued
 			if got := e.busyFor(e.peer("asker"), PartSize, false); got != tt.busy {
 				t.Errorf("busy %v, want %v", got, tt.busy)
@@ -396,10 +396,10 @@ func TestSourceRepairBucket(t *testing.T) {
 	}
 	p := e.peer("asker")
 	if e.busyFor(p, e.parts*PartSize, false) {
-		t.Errorf("a full allowance (%.0f bytes) refuses a request for a whole chunk of %d", e.srcTokens, e.parts*PartSize)
+		t.Errorf("a full allowance (%.0f bytes) refuses a request for a whole chunk of %d", e.srcRepair, e.parts*PartSize)
 	}
-	if bucket := e.t.sourceRepair * 4e6 / 8; e.srcTokens > float64(e.parts*PartSize) || bucket >= float64(e.parts*PartSize) {
-		t.Errorf("allowance %.0f bytes, share of a second %.0f: want a chunk's worth, more than the share", e.srcTokens, bucket)
+	if bucket := e.t.sourceRepair * 4e6 / 8; e.srcRepair > float64(e.parts*PartSize) || bucket >= float64(e.parts*PartSize) {
+		t.Errorf("allowance %.0f bytes, share of a second %.0f: want a chunk's worth, more than the share", e.srcRepair, bucket)
 	}
 }
 
@@ -425,7 +425,7 @@ func TestSourceJoinAllowance(t *testing.T) {
 		o := e.out[g.gid][asker]
 		return o != nil && o.m.flags&metaBusy != 0
 	}
-	e.srcTokens = 0
+	e.srcRepair = 0
 	join := e.srcJoin
 	if busy("joiner", true) || e.srcJoin != join-PartSize {
 		t.Errorf("with the repairs' allowance spent, a joiner was refused or not charged to its own (%.0f → %.0f)", join, e.srcJoin)
@@ -433,11 +433,11 @@ func TestSourceJoinAllowance(t *testing.T) {
 	if !busy("viewer", false) {
 		t.Error("a repair was answered from the joiners' allowance")
 	}
-	e.srcTokens, e.srcJoin = join, 0
+	e.srcRepair, e.srcJoin = join, 0
 	if !busy("joiner2", true) {
 		t.Error("a joiner was answered from the repairs' allowance")
 	}
-	if busy("viewer2", false) || e.srcTokens != join-PartSize {
+	if busy("viewer2", false) || e.srcRepair != join-PartSize {
 		t.Errorf("with the joiners' allowance spent, a repair was refused or not charged to its own")
 	}
 }

@@ -187,10 +187,11 @@ func (e *engine) childCount() int {
 
 // busyFor reports whether to refuse p's request now: this node only
 // consumes, its uplink is full, p's queue is long, or (the source) the
-// allowance the request draws on is spent (srcAllowance). The source is full at
-// srcBusyAfter, half a relay's busyAfter: its pushes are the only copy of
-// each index, and answers that wait in pubsub's queue ahead of them make
-// the whole tree late (at 300 ms, N=10 lost a fiftieth of its chunks).
+// allowance the request draws on is spent (srcAllowance). The source is
+// full at srcBusyAfter, half a relay's busyAfter: its pushes are the only
+// copy of each index, and answers that wait in pubsub's queue ahead of
+// them make the whole tree late (at 300 ms, N=10 lost a fiftieth of its
+// chunks).
 func (e *engine) busyFor(p *peerInfo, bytes int, forStart bool) bool {
 	full := e.t.busyAfter
 	if e.source {
@@ -217,7 +218,7 @@ func (e *engine) srcAllowance(forStart bool) *float64 {
 	if forStart && e.t.sourceJoin > 0 {
 		return &e.srcJoin
 	}
-	return &e.srcTokens
+	return &e.srcRepair
 }
 
 // spendCatchUp reports whether a relay may answer a joiner now with bytes
@@ -439,7 +440,7 @@ func (e *engine) checkUpload() {
 		// The bucket holds at least a chunk, or a request for a whole
 		// one (a joiner's, a repair of a lost seed) could never be met.
 		bucket := max(e.t.sourceRepair*rate, float64(e.parts*PartSize))
-		e.srcTokens = min(e.srcTokens+e.t.sourceRepair*rate*dt, bucket)
+		e.srcRepair = min(e.srcRepair+e.t.sourceRepair*rate*dt, bucket)
 		join := max(e.t.sourceJoin*rate, float64(e.parts*PartSize))
 		e.srcJoin = min(e.srcJoin+e.t.sourceJoin*rate*dt, join)
 	default:
