@@ -199,11 +199,12 @@
 // spent all run. With one index and answers at 0.4 it sent 1.7× (leases
 // 0.12, answers 0.40, metadata and transport 0.2): at N=200 its own
 // children asked it for late parts all run, several times what it
-// answered. Answering playing viewers at 0.2 played more at N=200 (0.982
-// and 0.989 in two runs, against 0.931–0.980) and sent 1.53×; joiners held
-// to the same 0.2 started 1.6 s later at N=50, hence their own allowance
-// (docs/PERFORMANCE.md has the runs). At 0.2 a withholding seed cost
-// chunks in TestRogueParts until the median counted every index.
+// answered. With every answer held to 0.2, N=200 played 0.982 and 0.989
+// in two runs (0.931–0.980 before) and the source sent 1.53×, but N=50's
+// joiners started 2 s later; with joiners' own 0.2 on top, N=200 played
+// 0.988 and 0.958 and the source sent 1.61×, 1.45–1.55× once the launch
+// storm was over (docs/PERFORMANCE.md has the runs). At 0.2 a withholding
+// seed cost chunks in TestRogueParts until the median counted every index.
 //
 // # Joining
 //
@@ -452,23 +453,25 @@
 // aa336b0 and f962dd9 changed seeds, repairs and joining).
 //
 // The benchmark suite (scripts/bench.sh; docs/PERFORMANCE.md, commit
-// b56d0d9) runs this package under the whole node, joining through the DHT.
-// On simulated home links, continuity is 1.000 / 0.999 / 0.979 at N=10 /
-// 50 / 200 (0.931–0.980 at N=200 in single runs) and 0.982 under churn
+// efcb9ed) runs this package under the whole node, joining through the DHT.
+// On simulated home links, continuity is 1.000 / 1.000 / 0.958 at N=10 /
+// 50 / 200 (0.931–0.988 at N=200 in single runs) and 0.982 under churn
 // with 1% loss (0.920–0.994 in single runs since the buffer's delay may
 // grow to 4 s, bb3dfc4; 0.31–0.47 before parts waited in the engine,
 // 0.50–0.65 before stalled peers left the mesh, 0.77–0.80 before relays
 // waited for 300 ms of backlog to say busy). Once the launch storm is
 // over, N=50 and N=200 play every chunk; before joiners fetched only the
 // newest GOP, the storm cost N=200 0.07–0.12 (0.88–0.93). Viewers take in
-// 1.16 / 1.22 / 1.67 bytes per stream byte (1.44 under churn), of which
+// 1.14 / 1.26 / 1.69 bytes per stream byte (1.40 under churn), of which
 // this package's metadata and QUIC take 0.11–0.23 and duplicate parts up
-// to 0.17. The broadcaster sends 1.18 / 1.24 / 1.75× the stream (1.70×
+// to 0.17. The broadcaster sends 1.13 / 1.29 / 1.61× the stream (1.54×
 // under churn): about 1.1× once its trees settle (N=10, and N=50 after
 // the launch storm); where they do not (N=200, churn) its own children
 // keep asking it for the indices that reach them late down deeper trees,
-// and it answers at its cap (sourceRepair) all run long. On loopback with 20 viewers everything
-// plays, for 1.12 bytes in and 25 ms of CPU per node per second of stream.
+// and it answers at its cap all run long, 1.45–1.53× per 5 s after the
+// storm. On loopback with 20 viewers everything plays, for 1.10 bytes in
+// and 39 ms of CPU per node per second of stream (18–26 ms in earlier
+// runs).
 // Serving catch-up only from spare upload took N=200 from 0.73 to 0.93.
 // The gap to the targets of one copy in, continuity 0.999 and 1 s delay
 // has measured causes, each explained on that page: loss with churn, the
@@ -477,6 +480,6 @@
 // keeps the delay it started with, trees that do not settle at N=200,
 // metadata and transport bytes that alone use most of the 0.15 allowed
 // above one copy, and for startup a joiner's wait for the newest GOP or
-// the next keyframe (startup p50 2.9–4.3 s at N=10 to 200 and under
+// the next keyframe (startup p50 3.0–3.7 s at N=10 to 200 and under
 // churn).
 package gossip
