@@ -208,6 +208,12 @@ func (e *engine) busyFor(p *peerInfo, bytes int, forStart bool) bool {
 	return false
 }
 
+// refill adds dt's worth of rate (bytes/s) to an allowance of the
+// source, up to a second's worth or one chunk, whichever is more.
+func (e *engine) refill(tokens, rate, dt float64) float64 {
+	return min(tokens+rate*dt, max(rate, float64(e.parts*PartSize)))
+}
+
 // srcAllowance is the source's allowance a request draws on: a joiner's
 // (flag start, the GOP it starts with) sourceJoin's, a playing viewer's
 // sourceRepair's. At N=200 playing viewers ask the source for late parts
@@ -438,13 +444,12 @@ func (e *engine) checkUpload() {
 	case e.source:
 		e.slots = e.parts
 		// A little of the stream's rate for answering requests (the
-		// reveal's repairs), on top of the one pushed copy.
-		// The bucket holds at least a chunk, or a request for a whole
-		// one (a joiner's, a repair of a lost seed) could never be met.
-		bucket := max(e.t.sourceRepair*rate, float64(e.parts*PartSize))
-		e.srcRepair = min(e.srcRepair+e.t.sourceRepair*rate*dt, bucket)
-		join := max(e.t.sourceJoin*rate, float64(e.parts*PartSize))
-		e.srcJoin = min(e.srcJoin+e.t.sourceJoin*rate*dt, join)
+		// reveal's repairs, joiners' GOPs), on top of the one pushed
+		// copy. Each bucket holds at least a chunk, or a request for a
+		// whole one (a joiner's, a repair of a lost seed) could never
+		// be met.
+		e.srcRepair = e.refill(e.srcRepair, e.t.sourceRepair*rate, dt)
+		e.srcJoin = e.refill(e.srcJoin, e.t.sourceJoin*rate, dt)
 	default:
 		e.slots = int(copies * float64(e.parts))
 		if e.overloaded >= 2 {
