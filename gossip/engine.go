@@ -37,7 +37,7 @@ type tuning struct {
 	startBehind    time.Duration // random-access chunks closer than this: a joiner may start at any (setStartFrom)
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering playing viewers' requests
-	sourceJoin     float64       // the same for joiners' requests (flag start); 0: they share sourceRepair's
+	sourceJoin     float64       // the same for joiners' requests (flag start)
 	sourceLease    float64       // copies of the stream the source may push to extra, leased children
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge

@@ -223,7 +223,7 @@ func (e *engine) refill(tokens, rate, dt float64) float64 {
 // (docs/PERFORMANCE.md). Joiners held to the same 0.2 started 2 s later
 // at N=50, so they have their own.
 func (e *engine) srcAllowance(forStart bool) *float64 {
-	if forStart && e.t.sourceJoin > 0 {
+	if forStart {
 		return &e.srcJoin
 	}
 	return &e.srcRepair
