@@ -122,14 +122,18 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	sent0 := casterBytes.Sent()
 	src0 := sourceCounts{ch.Stats().Gossip, caster.GossipStats()}
 	cpu0 := cpuTime()
-	// The source's upload at every bin's end, for sourceNote.
-	srcAt := make([]int64, 0, int(sc.stream/binSpan)+1)
+	// The source's upload and counters at every bin's end, for sourceNote.
+	srcAt := make([]sourceBin, 0, int(sc.stream/binSpan)+1)
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
 		for t := start.Add(binSpan); !t.After(end); t = t.Add(binSpan) {
 			time.Sleep(time.Until(t))
-			srcAt = append(srcAt, casterBytes.Sent()-sent0)
+			srcAt = append(srcAt, sourceBin{
+				sent:   casterBytes.Sent() - sent0,
+				counts: sourceCounts{ch.Stats().Gossip, caster.GossipStats()},
+				conns:  len(caster.Host().Network().Peers()),
+			})
 		}
 	}()
 	var joins sync.WaitGroup
@@ -200,7 +204,8 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	}
 	nodes := len(viewers) + 1 // and the broadcaster; the bootstrap server is left out
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
-	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers), sourceNote(srcAt, src, start, end, srcSent, src0, src1))
+	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers))
+	r.notes = append(r.notes, sourceNote(srcAt, src, start, end, srcSent, src0, src1)...)
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()
@@ -290,27 +295,47 @@ type sourceCounts struct {
 	svc gossip.Stats
 }
 
+// sourceBin is the source at the end of one bin: what it has sent since
+// the first join, its counters, and how many peers it is connected to.
+type sourceBin struct {
+	sent   int64
+	counts sourceCounts
+	conns  int
+}
+
+// split divides what the source wrote between c0 and c1 (sent bytes on
+// the wire) into parts, the rest of pubsub's RPCs, and transport and DHT.
+func (c1 sourceCounts) split(c0 sourceCounts, sent int64) (parts, rpcs, transport float64) {
+	parts = float64(c1.ch.PartBytesSent - c0.ch.PartBytesSent)
+	// Written, not queued: the transport's count is of what was written.
+	written := float64(c1.svc.QueuedBytes - c1.svc.Backlog - c0.svc.QueuedBytes + c0.svc.Backlog)
+	return parts, written - parts, float64(sent) - written
+}
+
 // sourceNote says when the source's upload went out, per stream byte
 // published in each bin of stream time from the first join (a last bin
 // shorter than binSpan is left out), and what it went to over the run:
 // parts pushed to the one child of each index and to the extra children
 // the source leases, parts answered on request; pubsub's RPCs besides
-// parts (metadata, heads); the rest (transport, control, DHT).
-func sourceNote(sentAt []int64, log *sourceLog, start, end time.Time, sent int64, c0, c1 sourceCounts) string {
-	var b strings.Builder
+// parts (metadata, heads); the rest (transport, control, DHT). A second
+// note splits each bin the same way and says how many peers the source
+// was connected to at its end.
+func sourceNote(bins []sourceBin, log *sourceLog, start, end time.Time, sent int64, c0, c1 sourceCounts) []string {
+	var b, split strings.Builder
 	b.WriteString("source: up per stream byte published, 5 s bins from the first join:")
-	prev := int64(0)
-	for k, sent := range sentAt {
+	split.WriteString("source by bin (parts/pubsub besides parts/transport and DHT, peers at the end):")
+	prev := sourceBin{counts: c0}
+	for k, bin := range bins {
 		from := start.Add(time.Duration(k) * binSpan)
-		published := log.between(from, from.Add(binSpan))
-		fmt.Fprintf(&b, " %.2f", ratio(float64(sent-prev), float64(published)))
-		prev = sent
+		published := float64(log.between(from, from.Add(binSpan)))
+		fmt.Fprintf(&b, " %.2f", ratio(float64(bin.sent-prev.sent), published))
+		parts, rpcs, transport := bin.counts.split(prev.counts, bin.sent-prev.sent)
+		fmt.Fprintf(&split, " %.2f/%.2f/%.2f %d", ratio(parts, published), ratio(rpcs, published), ratio(transport, published), bin.conns)
+		prev = bin
 	}
 	published := float64(log.between(start, end))
 	g0, g1 := c0.ch, c1.ch
-	parts := float64(g1.PartBytesSent - g0.PartBytesSent)
-	// Written, not queued: the transport's count is of what was written.
-	rpcs := float64(c1.svc.QueuedBytes - c1.svc.Backlog - c0.svc.QueuedBytes + c0.svc.Backlog)
+	parts, rpcs, transport := c1.split(c0, sent)
 	// Parts by line, in proportion to their count: all but a chunk's last
 	// part are PartSize.
 	count := float64(g1.PartsSent - g0.PartsSent)
@@ -318,8 +343,8 @@ func sourceNote(sentAt []int64, log *sourceLog, start, end time.Time, sent int64
 	fmt.Fprintf(&b, "; over the run parts %.3f (pushed %.3f, of them to leased children %.3f; answered %.3f, catch-up %.3f), pubsub besides parts %.3f, transport and DHT %.3f",
 		parts/published, share(g1.PushedParts, g0.PushedParts), share(g1.LeasedParts, g0.LeasedParts),
 		share(g1.AnsweredParts, g0.AnsweredParts), share(g1.CatchUpParts, g0.CatchUpParts),
-		(rpcs-parts)/published, (float64(sent)-rpcs)/published)
-	return b.String()
+		rpcs/published, transport/published)
+	return []string{b.String(), split.String()}
 }
 
 // join joins the channel, retrying every second until end as a user would
