@@ -168,7 +168,11 @@
 // one copy whatever the audience. An index without a child goes to a seed:
 // a usable mesh peer, preferably with 5 or more free slots (a slow uplink
 // starves its tree), few indices from the source, known longest; one that
-// lost an index within badSeedFor (30 s) only if nobody else is there. The
+// lost an index within badSeedFor (30 s) only if nobody else is there. A
+// node that only consumes serves no tree: it gives back an index it is
+// seeded with (unsub, busy), and a seed that does so counts as one that
+// lost an index. Kept as a seed, a consumer starved its neighbours of its
+// indices but for the source's answers (TestConsumerDeclinesSeed). The
 // seed gets ack bits with the seed flag, takes the source as parent, and
 // gets the heads. While the busiest child holds more than its share (parts
 // ÷ mesh peers, rounded up) and a mesh peer holds less, each publish takes

@@ -252,13 +252,19 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 		return
 	}
 	if b := m.bm[bmUnsub]; b != nil {
+		if e.source && m.flags&metaBusy != 0 && p.subs.intersects(b) {
+			// A seed that gives its index back saying busy (a node that
+			// only consumes does) is passed over as a seed while there
+			// are others, or it would be given one again at once.
+			p.badSeedUntil = e.now.Add(badSeedFor)
+		}
 		e.unsubscribe(p, b)
 	}
 	if b := m.bm[bmDrop]; b != nil {
 		e.dropped(from, b)
 	}
 	if b := m.bm[bmAck]; b != nil {
-		e.acked(from, b, m.flags&metaSeed != 0)
+		e.acked(from, gid, b, m.flags&metaSeed != 0)
 	}
 	busy := m.flags&metaBusy != 0
 	if busy {

@@ -233,7 +233,16 @@ func (e *engine) invalid(from peer.ID, err error) {
 // acked handles the answer to our subscription requests: the indices in
 // ack are ours from p; the rest we asked p for were declined. A source's
 // seed assignment replaces whatever parent we had.
-func (e *engine) acked(from peer.ID, ack bitmap, seed bool) {
+func (e *engine) acked(from peer.ID, gid string, ack bitmap, seed bool) {
+	if seed && e.consume {
+		// A node that only consumes serves no tree: it gives the indices
+		// back, saying busy, on the group they came with (the first may
+		// come before any group here), and asks for them like any part.
+		m := e.queue(gid, from).metaFor()
+		m.bm[bmUnsub] = slices.Clone(ack)
+		m.flags |= e.selfFlags()
+		return
+	}
 	for j := range e.parents {
 		s := &e.parents[j]
 		switch {

@@ -93,6 +93,16 @@ func (b bitmap) empty() bool {
 	return true
 }
 
+// intersects reports whether b and o share a set bit.
+func (b bitmap) intersects(o bitmap) bool {
+	for i := range min(len(b), len(o)) {
+		if b[i]&o[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // or sets in b every bit of o that fits in b.
 func (b bitmap) or(o bitmap) {
 	for i := range min(len(b), len(o)) {

@@ -116,3 +116,54 @@ func TestOrphanedIndexReseeded(t *testing.T) {
 		t.Error("index 1, asked of the source by one peer, lost its seed")
 	}
 }
+
+// TestConsumerDeclinesSeed: a node that only consumes gives back an index
+// the source seeds it with, saying busy, and takes no parent for it; the
+// source then seeds that index elsewhere and passes the consumer over.
+// Seeded with two of three indices, the consumer in TestConsumeOnly
+// starved its neighbours of them until the source's answers ran out.
+func TestConsumerDeclinesSeed(t *testing.T) {
+	c := joinEngine(t)
+	c.consume = true
+	c.peer("S")
+	ack := newBitmap(8)
+	ack.set(0)
+	ack.set(2)
+	c.acked("S", "the source's first group", ack, true) // before any group here
+	for j, s := range c.parents {
+		if s.p != "" {
+			t.Errorf("consumer took %q as parent of index %d", s.p, j)
+		}
+	}
+	var back *meta
+	for _, byPeer := range c.out {
+		if o := byPeer["S"]; o != nil && o.m != nil {
+			back = o.m
+		}
+	}
+	if back == nil || !back.bm[bmUnsub].has(0) || !back.bm[bmUnsub].has(2) || back.flags&metaBusy == 0 {
+		t.Fatalf("consumer's answer to the seed %+v, want unsub 0 and 2, busy", back)
+	}
+
+	s := joinEngine(t)
+	s.source = true
+	g := s.testGroup(20)
+	for _, id := range []peer.ID{"C", "R"} {
+		p := s.peer(id)
+		p.mesh = true
+		p.seen = s.now.Add(-time.Minute)
+	}
+	s.peers["C"].free = 8 // the better seed by its slots, but for its answer
+	s.seed(g, 0)
+	if !s.peers["C"].subs.has(0) {
+		t.Fatalf("index 0 not seeded to C first")
+	}
+	s.handle("C", g.gid, g.seq, back, &data{})
+	if s.peers["C"].subs.has(0) || !s.now.Before(s.peers["C"].badSeedUntil) {
+		t.Fatalf("C kept index 0 or is not passed over as a seed (until %v)", s.peers["C"].badSeedUntil)
+	}
+	s.seed(g, 0)
+	if !s.peers["R"].subs.has(0) || s.peers["C"].subs.has(0) {
+		t.Errorf("index 0 seeded to C again, want R")
+	}
+}
