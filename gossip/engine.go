@@ -253,9 +253,10 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	}
 	if b := m.bm[bmUnsub]; b != nil {
 		if e.source && m.flags&metaBusy != 0 && p.subs.intersects(b) {
-			// A seed that gives its index back saying busy (a node that
-			// only consumes does) is passed over as a seed while there
-			// are others, or it would be given one again at once.
+			// A child (a seed or a leased one) that gives an index back
+			// saying busy, as a node that only consumes does, is passed
+			// over as a seed while there are others, or it would be
+			// given one again at once.
 			p.badSeedUntil = e.now.Add(badSeedFor)
 		}
 		e.unsubscribe(p, b)

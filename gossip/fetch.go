@@ -232,7 +232,8 @@ func (e *engine) invalid(from peer.ID, err error) {
 
 // acked handles the answer to our subscription requests: the indices in
 // ack are ours from p; the rest we asked p for were declined. A source's
-// seed assignment replaces whatever parent we had.
+// seed assignment replaces whatever parent we had; a node that only
+// consumes gives it back.
 func (e *engine) acked(from peer.ID, gid string, ack bitmap, seed bool) {
 	if seed && e.consume {
 		// A node that only consumes serves no tree: it gives the indices
