@@ -51,7 +51,7 @@ func collectUntil(ch *Channel, n, size int, within time.Duration, tolerant bool)
 // provably wrong (and blacklist the sender for it), and score down the
 // peer that announces and never delivers.
 func TestRogueParts(t *testing.T) {
-	const n, size = 80, 20 << 10
+	const n, size, every = 80, 20 << 10, 100 * time.Millisecond
 	type kind struct {
 		name     string
 		reason   error // what neighbours reject, nil for withholding
@@ -145,7 +145,7 @@ func TestRogueParts(t *testing.T) {
 					if err := chans[0].Publish(context.Background(), tc.chunk(uint64(i), size, time.Now()), tc.key); err != nil {
 						t.Errorf("publish %d: %v", i, err)
 					}
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(every)
 				}
 				wg.Wait()
 				time.Sleep(3 * time.Second) // two score samples
@@ -154,9 +154,14 @@ func TestRogueParts(t *testing.T) {
 				// hands its index to another: chunks of that first stretch
 				// may be lost (the source's repairs are a fraction of the
 				// stream), none after, and none is ever wrong or doubled.
+				// The source hands it on at the first once-a-second rotation
+				// after seedSettle. Up to 11 chunks were lost in 70 runs
+				// under -race (bad parts, head of another group), and a
+				// bound of 8 failed 5 of them.
+				maxLost := int((seedSettle + time.Second) / every)
 				for i := 1; i < 4; i++ {
 					seqs := slices.Compact(slices.Clone(got[i]))
-					if errs[i] != nil || len(seqs) != len(got[i]) || len(got[i]) < n-8 || !slices.Equal(seqs[len(seqs)-n/2:], seqRange(n)[n/2:]) {
+					if errs[i] != nil || len(seqs) != len(got[i]) || len(got[i]) < n-maxLost || !slices.Equal(seqs[len(seqs)-n/2:], seqRange(n)[n/2:]) {
 						t.Errorf("node %d got %v, %v; want the published 0..%d once each, all from %d on", i, got[i], errs[i], n-1, n/2)
 					}
 				}

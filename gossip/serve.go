@@ -609,6 +609,11 @@ type repairCount struct {
 // may be asked of the source before its seed for the index is replaced.
 const repairLimit = 6
 
+// seedSettle is how long a new seed keeps its index before rotateSeeds may
+// take it away: it has no subtree yet, so its index is asked of the source
+// more than others while it builds one.
+const seedSettle = 2 * time.Second
+
 // rotateSeeds replaces the seeds whose indices the source keeps being
 // asked for, and halves the counts; it runs once a second.
 func (e *engine) rotateSeeds() {
@@ -641,7 +646,7 @@ func (e *engine) rotateSeeds() {
 		n, askers := r.n, len(r.from)
 		r.n /= 2
 		clear(r.from)
-		settled := j < len(e.seedSince) && e.now.Sub(e.seedSince[j]) > 2*time.Second
+		settled := j < len(e.seedSince) && e.now.Sub(e.seedSince[j]) > seedSettle
 		if rotated || !settled || n < repairLimit || askers < 2*median || askers < (mesh+1)/2 || askers < 2 && mesh > 2 {
 			continue
 		}
