@@ -19,6 +19,18 @@
 // has arrived) the viewer provides the channel as well, so later joiners
 // find relays, not only the source.
 //
+// # A broadcaster's connections
+//
+// Every connection costs the source a handshake, identify and the mesh's
+// control traffic, whether or not the peer ever gets a part from it, and
+// at a launch every joiner dials the only provider there is. While a node
+// broadcasts, its resource manager (Gate) refuses inbound connections past
+// Config.SourcePeers (DefaultSourcePeers, 32) before their handshake: over
+// TCP as the connection is accepted, over QUIC at the client's first
+// packet. A refused joiner goes on to the other providers its DHT lookup
+// found (viewers provide once they play) and to the peers they introduce.
+// Outbound and relayed connections are neither counted nor refused.
+//
 // # State on disk
 //
 // The home directory (0700) holds identity.key: the node's libp2p Ed25519

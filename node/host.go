@@ -88,6 +88,7 @@ type hostParts struct {
 	bw    *byteCounter
 	nat   *natWatch
 	punch *punchCounter
+	gate  *Gate
 }
 
 // host builds the node's libp2p host from the config, or returns the
@@ -95,6 +96,7 @@ type hostParts struct {
 func (cfg Config) host(log *slog.Logger) (host.Host, hostParts, error) {
 	var parts hostParts
 	if cfg.Host != nil {
+		parts.gate = cfg.Gate
 		return cfg.Host, parts, nil
 	}
 	priv, err := LoadIdentity(cfg.Home)
@@ -147,28 +149,30 @@ func (cfg Config) hostOptions(priv crypto.PrivKey, addrs []ma.Multiaddr, parts *
 	} else {
 		opts = append(opts, libp2p.DisableMetrics())
 	}
+	// The resource manager is libp2p's default (autoscaled limits) unless
+	// the user scaled it, wrapped in the gate that bounds a broadcaster's
+	// inbound connections.
 	r := cfg.Resources
-	if r.MaxMemory > 0 || r.MaxFDs > 0 {
-		limits := rcmgr.DefaultLimits
-		libp2p.SetDefaultServiceLimits(&limits)
-		concrete := limits.AutoScale()
-		if r.MaxMemory > 0 && r.MaxFDs > 0 {
-			concrete = limits.Scale(r.MaxMemory, r.MaxFDs)
-		}
-		var ropts []rcmgr.Option
-		if cfg.Metrics != nil {
-			str, err := rcmgr.NewStatsTraceReporter()
-			if err != nil {
-				return nil, fmt.Errorf("resource manager metrics: %w", err)
-			}
-			ropts = append(ropts, rcmgr.WithTraceReporter(str))
-		}
-		mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), ropts...)
-		if err != nil {
-			return nil, fmt.Errorf("resource manager: %w", err)
-		}
-		opts = append(opts, libp2p.ResourceManager(mgr))
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	concrete := limits.AutoScale()
+	if r.MaxMemory > 0 && r.MaxFDs > 0 {
+		concrete = limits.Scale(r.MaxMemory, r.MaxFDs)
 	}
+	var ropts []rcmgr.Option
+	if cfg.Metrics != nil && (r.MaxMemory > 0 || r.MaxFDs > 0) {
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			return nil, fmt.Errorf("resource manager metrics: %w", err)
+		}
+		ropts = append(ropts, rcmgr.WithTraceReporter(str))
+	}
+	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	parts.gate = NewGate(mgr)
+	opts = append(opts, libp2p.ResourceManager(parts.gate))
 	if r.ConnsHigh > 0 {
 		cm, err := connmgr.NewConnManager(r.ConnsLow, r.ConnsHigh, connmgr.WithGracePeriod(time.Minute))
 		if err != nil {

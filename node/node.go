@@ -100,6 +100,15 @@ type Config struct {
 	// Remember records the channels joined through Join in the home
 	// directory (channels.json), for Resume after a restart.
 	Remember bool
+	// SourcePeers bounds the inbound connections the node accepts while it
+	// broadcasts; more are refused before their handshake and find the
+	// stream through the viewers that got in (0: DefaultSourcePeers; < 0:
+	// no bound). Outbound connections are never refused.
+	SourcePeers int
+	// Gate is the resource manager of an injected Host, built with NewGate,
+	// through which the node bounds its inbound connections; nil with Host
+	// set means the node cannot (a host New builds always has one).
+	Gate *Gate
 }
 
 // Node is one p2ptvd peer: a libp2p host with the DHT, the gossip service and
@@ -125,7 +134,9 @@ type Node struct {
 	channels map[p2ptvd.ChannelID]*Channel
 	resuming map[p2ptvd.ChannelID]error // channels Resume has not rejoined yet, and why
 	closed   bool
-	stateMu  sync.Mutex // orders writes of channels.json
+	// broadcasts counts the channels this node broadcasts (see gateSources).
+	broadcasts int
+	stateMu    sync.Mutex // orders writes of channels.json
 }
 
 // New starts a node: loads (or creates) its identity, listens, and starts
@@ -259,11 +270,29 @@ type Limits struct {
 	// not a byte-exact rate limiter.
 	MaxUpload   int64 `json:"max_upload_bits"`
 	ConsumeOnly bool  `json:"consume_only"`
+	// SourcePeers bounds the inbound connections while the node
+	// broadcasts (0: none; see Config.SourcePeers), and InboundRefused
+	// counts the connections refused past it.
+	SourcePeers    int   `json:"source_peers"`
+	InboundRefused int64 `json:"inbound_refused"`
 }
 
 // Limits reports the user's limits.
 func (n *Node) Limits() Limits {
-	return Limits{MaxUpload: n.cfg.MaxUpload, ConsumeOnly: n.cfg.ConsumeOnly}
+	l := Limits{MaxUpload: n.cfg.MaxUpload, ConsumeOnly: n.cfg.ConsumeOnly, InboundRefused: n.RefusedInbound()}
+	if n.parts.gate != nil {
+		l.SourcePeers = n.sourcePeers()
+	}
+	return l
+}
+
+// RefusedInbound is how many inbound connections the node refused while
+// it broadcast with Config.SourcePeers connections.
+func (n *Node) RefusedInbound() int64 {
+	if n.parts.gate == nil {
+		return 0
+	}
+	return n.parts.gate.Refused()
 }
 
 // GossipStats reports the chunk mesh's counters across the node's
@@ -365,6 +394,10 @@ func (n *Node) add(c *Channel) error {
 		return fmt.Errorf("%s: already joined", c.id.Path())
 	}
 	n.channels[c.id] = c
+	if c.role == RoleBroadcast {
+		n.broadcasts++
+		n.gateSources()
+	}
 	return nil
 }
 
@@ -373,5 +406,34 @@ func (n *Node) remove(c *Channel) {
 	defer n.mu.Unlock()
 	if n.channels[c.id] == c {
 		delete(n.channels, c.id)
+		if c.role == RoleBroadcast {
+			n.broadcasts--
+			n.gateSources()
+		}
+	}
+}
+
+// gateSources bounds the node's inbound connections while it broadcasts
+// (Config.SourcePeers) and lifts the bound when it stops. Called with mu
+// held.
+func (n *Node) gateSources() {
+	if g := n.parts.gate; g != nil {
+		limit := 0
+		if n.broadcasts > 0 {
+			limit = n.sourcePeers()
+		}
+		g.setLimit(limit)
+	}
+}
+
+// sourcePeers is Config.SourcePeers with its default; 0 for no bound.
+func (n *Node) sourcePeers() int {
+	switch limit := n.cfg.SourcePeers; {
+	case limit == 0:
+		return DefaultSourcePeers
+	case limit < 0:
+		return 0
+	default:
+		return limit
 	}
 }

@@ -122,6 +122,9 @@ func printStatus(env *Env, base string, st api.Status) {
 	}
 	line("hole punch", "%s", punch)
 	line("peers", "%d connected (%d over relays), %d in the DHT table", st.Peers, r.LimitedConns, st.DHTPeers)
+	if l := st.Limits; l.InboundRefused > 0 {
+		line("refused", "%d inbound connections while broadcasting (source_peers %d)", l.InboundRefused, l.SourcePeers)
+	}
 	line("channels", "%d", st.Channels)
 	up := "no cap (the mesh learns the uplink)"
 	if st.Limits.MaxUpload > 0 {

@@ -108,6 +108,9 @@ type Resources struct {
 	MaxFDs    int  `toml:"max_fds"`
 	ConnsLow  int  `toml:"conns_low"`
 	ConnsHigh int  `toml:"conns_high"`
+	// SourcePeers bounds the inbound connections a broadcasting node
+	// accepts; 0 turns the bound off.
+	SourcePeers int `toml:"source_peers"`
 }
 
 // Relay is the circuit-relay v2 service an operator's node offers.
@@ -130,7 +133,7 @@ func Default(role Role) Config {
 		NAT:             NAT{PortMapping: true, HolePunching: true, RelayClient: true},
 		// A home machine: a quarter of libp2p's autoscaled defaults on a
 		// small box, enough for a few channels and the DHT.
-		Resources: Resources{MaxMemory: 512 << 20, MaxFDs: 512, ConnsLow: 64, ConnsHigh: 192},
+		Resources: Resources{MaxMemory: 512 << 20, MaxFDs: 512, ConnsLow: 64, ConnsHigh: 192, SourcePeers: 32},
 		Relay:     Relay{MaxReservations: 128, MaxCircuits: 16, Duration: Duration(2 * time.Minute), Data: 128 << 10},
 	}
 	switch role {
@@ -336,6 +339,9 @@ func (c Config) Validate() error {
 	}
 	if r.ConnsLow < 1 || r.ConnsHigh <= r.ConnsLow {
 		bad("resources.conns_low", "want 0 < conns_low (%d) < conns_high (%d)", r.ConnsLow, r.ConnsHigh)
+	}
+	if r.SourcePeers < 0 {
+		bad("resources.source_peers", "%d: want 0 (no bound) or more", r.SourcePeers)
 	}
 	if c.Relay.Enabled {
 		if c.Relay.MaxReservations < 1 || c.Relay.MaxCircuits < 1 {

@@ -145,6 +145,7 @@ func TestValidate(t *testing.T) {
 		{"api without port", func(c *Config) { c.API.Listen = "127.0.0.1" }, "HOST:PORT"},
 		{"memory", func(c *Config) { c.Resources.MaxMemory = 1 << 20 }, "max_memory"},
 		{"conns", func(c *Config) { c.Resources.ConnsHigh = 10 }, "conns_low"},
+		{"source peers", func(c *Config) { c.Resources.SourcePeers = -1 }, "source_peers"},
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout"},
 		{"relay", func(c *Config) { c.Relay.Enabled, c.Relay.MaxCircuits = true, 0 }, "relay_service"},
 	}
