@@ -206,6 +206,7 @@ func benchChannel(tb testing.TB, sc plan, env channelEnv) result {
 	r := summary(vs, src, sc.stream, srcSent, src.between(start, end))
 	r.notes = append(r.notes, meshNote(viewers), bytesNote(viewers))
 	r.notes = append(r.notes, sourceNote(srcAt, src, start, end, srcSent, src0, src1)...)
+	r.notes = append(r.notes, fmt.Sprintf("source: refused %d inbound connections", caster.RefusedInbound()))
 	r.metrics[unitHeap] = float64(heap-min(heap, heap0)) / float64(nodes) / 1e6
 	if sc.realTime {
 		r.metrics[unitCPU] = float64(cpu) / float64(time.Millisecond) / float64(nodes) / sc.stream.Seconds()

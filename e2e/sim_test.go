@@ -68,7 +68,7 @@ func (c *simCluster) node(name string, l link, mutate func(*node.Config)) (*node
 	if err != nil {
 		return nil, nil, fmt.Errorf("host %s: %w", name, err)
 	}
-	cfg := node.Config{Host: h, Bootstrap: c.bootAddrs, Logger: c.log.With("node", name)}
+	cfg := node.Config{Host: h, Gate: h.gate, Bootstrap: c.bootAddrs, Logger: c.log.With("node", name)}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -19,6 +20,8 @@ import (
 	"github.com/marcopolo/simnet"
 	"github.com/quic-go/quic-go"
 	"go.uber.org/fx"
+
+	"github.com/p2ptv/p2ptvd/node"
 )
 
 // link is one host's access link: what it can send and receive, and how far
@@ -94,6 +97,7 @@ func (n *simNet) randomLatency() time.Duration {
 type simHost struct {
 	host.Host
 	conn *simConn
+	gate *node.Gate // the node bounds its inbound connections through it
 }
 
 // Sent and Received are the bytes of UDP payload the host has put on its
@@ -124,7 +128,7 @@ func (n *simNet) newHost(l link) (*simHost, error) {
 		Uplink:   simnet.LinkSettings{BitsPerSecond: l.Up},
 		Downlink: simnet.LinkSettings{BitsPerSecond: l.Down},
 	}
-	h := &simHost{}
+	h := &simHost{gate: node.NewGate(&network.NullResourceManager{})}
 	// Built like simlibp2p.QUICSimnet's hosts, but keeping the endpoint to
 	// read its counters and to lose packets.
 	listen := func(_ string, addr *net.UDPAddr) (net.PacketConn, error) {
@@ -148,10 +152,25 @@ func (n *simNet) newHost(l link) (*simHost, error) {
 			},
 			quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return sourceIP(ip.AsSlice()), nil }),
 			quicreuse.OverrideListenUDP(listen),
+			// As libp2p's own: the resource manager sees an inbound
+			// connection before its handshake.
+			quicreuse.ConnContext(func(ctx context.Context, ci *quic.ClientInfo) (context.Context, error) {
+				addr, err := quicreuse.ToQuicMultiaddr(ci.RemoteAddr, quic.Version1)
+				if err != nil {
+					addr = nil
+				}
+				scope, err := h.gate.OpenConnection(network.DirInbound, false, addr)
+				if err != nil {
+					return ctx, err
+				}
+				ctx = network.WithConnManagementScope(ctx, scope)
+				context.AfterFunc(ctx, scope.Done)
+				return ctx, nil
+			}),
 		),
 		// As in simlibp2p: identify's address discovery stalls synctest.
 		libp2p.DisableIdentifyAddressDiscovery(),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.ResourceManager(h.gate),
 		libp2p.DisableMetrics(),
 	)
 	if err != nil {
