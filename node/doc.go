@@ -23,13 +23,15 @@
 //
 // Every connection costs the source a handshake, identify and the mesh's
 // control traffic, whether or not the peer ever gets a part from it, and
-// at a launch every joiner dials the only provider there is. While a node
-// broadcasts, its resource manager (Gate) refuses inbound connections past
-// Config.SourcePeers (DefaultSourcePeers, 32) before their handshake: over
-// TCP as the connection is accepted, over QUIC at the client's first
-// packet. A refused joiner goes on to the other providers its DHT lookup
-// found (viewers provide once they play) and to the peers they introduce.
-// Outbound and relayed connections are neither counted nor refused.
+// at a launch every joiner dials the only provider there is. With
+// Config.SourcePeers set, while a node broadcasts its resource manager
+// (Gate) refuses inbound connections past that many before their
+// handshake: over TCP as the connection is accepted, over QUIC at the
+// client's first packet. A refused joiner goes on to the other providers
+// its DHT lookup found (viewers provide once they play) and to the peers
+// they introduce. Outbound and relayed connections are neither counted nor
+// refused. There is no bound by default: under churn it cost viewers more
+// than it saved the source (docs/PERFORMANCE.md).
 //
 // # State on disk
 //

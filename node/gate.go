@@ -9,18 +9,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// DefaultSourcePeers is how many inbound connections a broadcasting node
-// accepts (Config.SourcePeers). Each connection costs the source a
-// handshake, identify and the mesh's control traffic whether or not the
-// peer ever gets a part from it, and in a launch storm every joiner dials
-// the only provider there is: at N=200 the source took ~160 connections,
-// and their handshakes alone were a quarter of its upload in the first
-// five seconds. The source's direct peers are also the only viewers that
-// can ask it for a part nobody else has: bounded at 24, viewers under churn
-// played 0.918–0.950 of the stream (0.978–0.983 unbounded); at 48 the
-// source sent 1.51–1.52 × the stream. docs/PERFORMANCE.md has the runs.
-const DefaultSourcePeers = 32
-
 // errSourceFull is what a refused connection's resource scope fails with.
 var errSourceFull = errors.New("broadcasting with enough peers: inbound connection refused")
 
@@ -30,6 +18,15 @@ var errSourceFull = errors.New("broadcasting with enough peers: inbound connecti
 // quicreuse's ConnContext, as a QUIC client's first packet arrives. The
 // node sets the limit while it broadcasts (Config.SourcePeers) and lifts it
 // when the broadcast ends. Outbound connections are never refused.
+//
+// Each connection costs a broadcaster a handshake, identify and the mesh's
+// control traffic whether or not the peer ever gets a part from it, and at
+// a launch every joiner dials the only provider there is: at N=200 the
+// source took ~160 connections, whose handshakes cost it a quarter of the
+// stream's bytes in the first five seconds. But its direct peers are also
+// the only viewers that can ask it for a part nobody else has, and under
+// churn a bound of 24 or 32 cost viewers up to a tenth of the stream in
+// some runs, so there is none by default (docs/PERFORMANCE.md).
 //
 // New builds one into the host it builds. A caller that injects Config.Host
 // builds the host with a Gate as its resource manager (for QUIC, with a

@@ -100,10 +100,10 @@ type Config struct {
 	// Remember records the channels joined through Join in the home
 	// directory (channels.json), for Resume after a restart.
 	Remember bool
-	// SourcePeers bounds the inbound connections the node accepts while it
-	// broadcasts; more are refused before their handshake and find the
-	// stream through the viewers that got in (0: DefaultSourcePeers; < 0:
-	// no bound). Outbound connections are never refused.
+	// SourcePeers, if positive, bounds the inbound connections the node
+	// accepts while it broadcasts; more are refused before their handshake
+	// and find the stream through the viewers that got in (see Gate).
+	// Outbound connections are never refused.
 	SourcePeers int
 	// Gate is the resource manager of an injected Host, built with NewGate,
 	// through which the node bounds its inbound connections; nil with Host
@@ -426,14 +426,6 @@ func (n *Node) gateSources() {
 	}
 }
 
-// sourcePeers is Config.SourcePeers with its default; 0 for no bound.
-func (n *Node) sourcePeers() int {
-	switch limit := n.cfg.SourcePeers; {
-	case limit == 0:
-		return DefaultSourcePeers
-	case limit < 0:
-		return 0
-	default:
-		return limit
-	}
-}
+// sourcePeers is the bound on inbound connections while broadcasting; 0
+// for none.
+func (n *Node) sourcePeers() int { return max(n.cfg.SourcePeers, 0) }

@@ -132,9 +132,6 @@ func nodeConfig(c config.Config, dir string, role config.Role, log *slog.Logger)
 		}
 	}
 	nc.SourcePeers = c.Resources.SourcePeers
-	if nc.SourcePeers == 0 {
-		nc.SourcePeers = -1 // no bound
-	}
 	if c.Relay.Enabled {
 		nc.RelayService = &node.RelayService{
 			MaxReservations: c.Relay.MaxReservations, MaxCircuits: c.Relay.MaxCircuits,

@@ -109,7 +109,7 @@ type Resources struct {
 	ConnsLow  int  `toml:"conns_low"`
 	ConnsHigh int  `toml:"conns_high"`
 	// SourcePeers bounds the inbound connections a broadcasting node
-	// accepts; 0 turns the bound off.
+	// accepts; 0, the default, is no bound.
 	SourcePeers int `toml:"source_peers"`
 }
 
@@ -133,7 +133,7 @@ func Default(role Role) Config {
 		NAT:             NAT{PortMapping: true, HolePunching: true, RelayClient: true},
 		// A home machine: a quarter of libp2p's autoscaled defaults on a
 		// small box, enough for a few channels and the DHT.
-		Resources: Resources{MaxMemory: 512 << 20, MaxFDs: 512, ConnsLow: 64, ConnsHigh: 192, SourcePeers: 32},
+		Resources: Resources{MaxMemory: 512 << 20, MaxFDs: 512, ConnsLow: 64, ConnsHigh: 192},
 		Relay:     Relay{MaxReservations: 128, MaxCircuits: 16, Duration: Duration(2 * time.Minute), Data: 128 << 10},
 	}
 	switch role {

@@ -65,9 +65,9 @@ const Example = `# p2ptvd configuration. Defaults live in the program; this file
 # conns_low = 64
 # conns_high = 192
 # While broadcasting, refuse inbound connections past this many, before their
-# handshake: each costs the broadcaster upload, and viewers relay to the rest
-# (0: no bound).
-# source_peers = 32
+# handshake: each costs the broadcaster upload, and viewers relay to the rest.
+# 0: no bound (under churn a bound cost viewers more than it saved).
+# source_peers = 0
 
 [relay_service]
 # A circuit-relay v2 service for others (bootstrap nodes turn it on).
