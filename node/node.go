@@ -286,8 +286,8 @@ func (n *Node) Limits() Limits {
 	return l
 }
 
-// RefusedInbound is how many inbound connections the node refused while
-// it broadcast with Config.SourcePeers connections.
+// RefusedInbound is how many inbound connections the node refused past
+// Config.SourcePeers while it broadcast.
 func (n *Node) RefusedInbound() int64 {
 	if n.parts.gate == nil {
 		return 0
