@@ -239,9 +239,12 @@ func (e *engine) acked(from peer.ID, gid string, ack bitmap, seed bool) {
 		// A node that only consumes serves no tree: it gives the indices
 		// back, saying busy, on the group they came with (the first may
 		// come before any group here), and asks for them like any part.
-		m := e.queue(gid, from).metaFor()
-		m.bm[bmUnsub] = slices.Clone(ack)
-		m.flags |= e.selfFlags()
+		for j := range 8 * len(ack) {
+			if ack.has(j) {
+				e.unsubOn(gid, from, j)
+			}
+		}
+		e.queue(gid, from).metaFor().flags |= e.selfFlags()
 		return
 	}
 	for j := range e.parents {
@@ -655,11 +658,14 @@ func (e *engine) sendUnsub(p peer.ID, j int) {
 	if e.heads == p {
 		e.heads = ""
 	}
-	l := e.latest()
-	if l == nil {
-		return
+	if l := e.latest(); l != nil {
+		e.unsubOn(l.gid, p, j)
 	}
-	m := e.queue(l.gid, p).metaFor()
+}
+
+// unsubOn adds index j to the unsub bits queued for p on group gid.
+func (e *engine) unsubOn(gid string, p peer.ID, j int) {
+	m := e.queue(gid, p).metaFor()
 	if m.bm[bmUnsub] == nil {
 		m.bm[bmUnsub] = newBitmap(max(j+1, 8))
 	}
