@@ -174,10 +174,15 @@
 // lost an index. Kept as a seed, a consumer starved its neighbours of its
 // indices but for the source's answers (TestConsumerDeclinesSeed). The
 // seed gets ack bits with the seed flag, takes the source as parent, and
-// gets the heads. While the busiest child holds more than its share (parts
-// ÷ mesh peers, rounded up) and a mesh peer holds less, each publish takes
-// one index from it to seed again, or the first viewer in would root every
-// tree. The mesh spreads a chunk's parts among itself; the source announces it
+// gets the heads. While the busiest seed holds more than its share (parts
+// ÷ mesh peers, rounded up; leased indices not counted) and the mesh peer
+// seeding would pick holds less, each publish moves one index from it to
+// that peer, or the first viewer in would root every tree; an index seeded
+// within seedSettle stays, its tree still growing. Nothing moves when
+// seeding would pick the busiest seed again: it did while the idle
+// peers had few free slots, and the index was dropped and acked back to
+// the same peer every publish (TestRebalanceSeeds).
+// The mesh spreads a chunk's parts among itself; the source announces it
 // only revealAfter (500 ms, the prototype's) after publishing, then answers
 // requests (it is asked last): playing viewers' within sourceRepair (0.2)
 // of the stream rate, joiners' (flag start) within sourceJoin (0.2) more.

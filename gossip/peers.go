@@ -93,6 +93,10 @@ func (p *peerInfo) usable(now time.Time) bool {
 	return !p.stalled && now.After(p.distrustUntil) && now.After(p.busyUntil)
 }
 
+// seeded is how many indices the source pushes p as their seed: its
+// subscriptions on the source less the leased ones.
+func (p *peerInfo) seeded() int { return p.nsubs - p.extra.count() }
+
 // depthOf is p's advertised depth for index j (noDepth if unknown).
 func (p *peerInfo) depthOf(j int) int {
 	if j < 0 || j >= len(p.depth) {

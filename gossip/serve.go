@@ -541,33 +541,42 @@ func (e *engine) onPublish(msg []byte, h header) {
 	}
 }
 
-// rebalance moves one index a publish from the source's busiest child to
-// its idlest mesh peer, so the seeds spread over the mesh as it grows: the
-// first viewer in would otherwise be the root of every part's tree.
+// rebalance moves one index a publish from the source's busiest seed to
+// the mesh peer seed picks for it, so the seeds spread over the mesh as it
+// grows: the first viewer in would otherwise be the root of every part's
+// tree. Only the indices a peer seeds count (a leased child's lease runs
+// out by itself), and nothing moves when seed would hand the index straight
+// back. It did: while the idle mesh peers had little room, seedScore
+// preferred the peer the index was just taken from, and every publish
+// dropped the index and acked it again to the same peer.
 func (e *engine) rebalance(g *group) {
 	var heavy, light *peerInfo
 	mesh := 0
 	for _, p := range e.peers {
-		if p.nsubs > 0 && (heavy == nil || p.nsubs > heavy.nsubs) {
+		if n := p.seeded(); n > 0 && (heavy == nil || n > heavy.seeded()) {
 			heavy = p
 		}
 		if !p.mesh || !p.usable(e.now) {
 			continue
 		}
 		mesh++
-		if light == nil || p.nsubs < light.nsubs {
+		if !e.now.Before(p.badSeedUntil) && (light == nil || e.seedScore(p) > e.seedScore(light)) {
 			light = p
 		}
 	}
-	if heavy == nil || light == nil || mesh == 0 || g.parts == 0 {
+	if heavy == nil || light == nil || heavy == light || mesh == 0 || g.parts == 0 {
 		return
 	}
 	target := (g.parts + min(mesh, g.parts) - 1) / min(mesh, g.parts)
-	if heavy.nsubs <= target || light.nsubs >= target {
+	// seedScore counts every subscription: heavy's rises by 4 with one
+	// fewer, and seed must still prefer light.
+	if heavy.seeded() <= target || light.seeded() >= target || e.seedScore(light) <= e.seedScore(heavy)+4 {
 		return
 	}
+	// An index seeded lately is left where it is: its tree is still
+	// growing, and moving it orphans the tree again.
 	for j := 8*len(heavy.subs) - 1; j >= 0; j-- {
-		if heavy.subs.has(j) {
+		if heavy.subs.has(j) && !heavy.extra.has(j) && (j >= len(e.seedSince) || e.now.Sub(e.seedSince[j]) > seedSettle) {
 			drop := newBitmap(j + 1)
 			drop.set(j)
 			e.unsubscribe(heavy, drop)

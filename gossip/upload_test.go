@@ -167,3 +167,85 @@ func TestConsumerDeclinesSeed(t *testing.T) {
 		t.Errorf("index 0 seeded to C again, want R")
 	}
 }
+
+// TestRebalanceSeeds: the source moves an index from its busiest seed to
+// the mesh peer seed picks, and moves nothing when seed would hand the
+// index straight back. It used to: with the idle peer short of room, every
+// publish dropped index 1 from A and seeded A with it again. A leased
+// (extra) subscription does not make a peer busy.
+func TestRebalanceSeeds(t *testing.T) {
+	setup := func(bFree uint8) (*engine, *group, *peerInfo, *peerInfo) {
+		e := sendEngine(t)
+		e.source = true
+		e.parts = 2
+		g := e.testGroup(1)
+		g.parts = 2
+		a, b := e.peer("A"), e.peer("B")
+		a.mesh, b.mesh = true, true
+		a.free, b.free = 10, bFree
+		a.seen = e.now.Add(-time.Minute) // known longest: seed's tie-break
+		b.seen = e.now
+		e.addSub(a, 0)
+		e.addSub(a, 1)
+		return e, g, a, b
+	}
+	publish := func(e *engine, g *group) {
+		e.rebalance(g)
+		for j := range g.parts {
+			if e.perIndex[j] == 0 {
+				e.seed(g, j)
+			}
+		}
+	}
+	dropped := func(e *engine, g *group, id peer.ID) bool {
+		o := e.out[g.gid][id]
+		return o != nil && o.m != nil && o.m.bm[bmDrop] != nil
+	}
+
+	e, g, a, b := setup(0)
+	publish(e, g)
+	if !a.subs.has(0) || !a.subs.has(1) || b.nsubs != 0 {
+		t.Fatalf("B short of room: subs A %v, B %v; want both indices left with A", a.subs, b.subs)
+	}
+	if dropped(e, g, "A") {
+		t.Error("B short of room: an index was dropped from A (and handed back)")
+	}
+
+	e, g, a, b = setup(10)
+	publish(e, g)
+	if !a.subs.has(0) || a.subs.has(1) || !b.subs.has(1) || !dropped(e, g, "A") {
+		t.Fatalf("B with room: subs A %v, B %v, drop to A %v; want index 1 moved to B", a.subs, b.subs, dropped(e, g, "A"))
+	}
+
+	// Indices seeded within seedSettle stay: their trees are still growing.
+	e, g, a, b = setup(10)
+	e.seedSince = []time.Time{e.now, e.now.Add(-seedSettle / 2)}
+	publish(e, g)
+	if !a.subs.has(0) || !a.subs.has(1) || dropped(e, g, "A") {
+		t.Errorf("indices seeded lately: subs A %v, B %v; want both left with A", a.subs, b.subs)
+	}
+
+	// A seeds index 1 and holds a lease on index 0, which B seeds: A is no
+	// busier a seed than B, and keeps index 1.
+	e, g, a, b = setup(10)
+	e.unsubscribe(a, bitmapOf(0))
+	e.addSub(b, 0)
+	e.subscribe(a, g, bitmapOf(0), false)
+	if !a.extra.has(0) {
+		t.Fatalf("A's second subscription on index 0 is not a lease: extra %v", a.extra)
+	}
+	clear(e.out)
+	publish(e, g)
+	if !a.subs.has(1) || dropped(e, g, "A") {
+		t.Errorf("A, seed of one index with a lease on another, lost its index: subs %v", a.subs)
+	}
+}
+
+// bitmapOf is a bitmap with the given indices set.
+func bitmapOf(js ...int) bitmap {
+	b := newBitmap(8)
+	for _, j := range js {
+		b.set(j)
+	}
+	return b
+}
