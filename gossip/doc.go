@@ -196,7 +196,9 @@
 // median askers per index. The median is over every index: over those
 // asked for alone, a seed withholding the only index anyone asked for was
 // its own median and kept it (TestOrphanedIndexReseeded). The new seed
-// also gets the index's parts of the last second. Counting askers, not
+// also gets the index's parts of the last second, as does the one that
+// follows a seed found stalled or gone: those went with it
+// (TestLostSeedHandsOver). Counting askers, not
 // parts, keeps a rogue seed that asks for every other index from making
 // its own look typical. Early on the source is the only announcer, so
 // beyond one child per index it lends sourceLease (an eighth of a copy,
@@ -332,9 +334,13 @@
 // peer's queue is a window of tens of KiB) and leaves its queue out of the
 // backlog, and the engine treats a stalled peer as out of the mesh: its
 // subscriptions on us and the parts waiting for it are dropped, and it is
-// not pushed to, announced to, asked or seeded until its queue moves again
-// (checkStalled; TestUplinkStall, TestStalledPeer, e2e's TestVanishingViewers;
-// Stalled counts them).
+// not pushed to, announced to, asked or seeded until we hear from it or a
+// write to it completes. Its queue emptying is not enough: pubsub drops a
+// dead peer's queue when it gives up on the stream, and a vanished seed
+// came back usable, was seeded again and stalled again until its
+// connection timed out. The source also passes a peer that stalled over as
+// a seed for badSeedFor (checkStalled; TestUplinkStall, TestStalledPeer,
+// e2e's TestVanishingViewers; Stalled counts them).
 // The churn scenario went from 0.55 to 0.77–0.80 (docs/PERFORMANCE.md).
 //
 // The tracer counts an RPC into its peer's backlog when pubsub traces it

@@ -251,6 +251,7 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	if p == nil {
 		return
 	}
+	p.heard = e.now
 	if b := m.bm[bmUnsub]; b != nil {
 		if e.source && m.flags&metaBusy != 0 && p.subs.intersects(b) {
 			// A child (a seed or a leased one) that gives an index back
@@ -484,23 +485,46 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 // word, and its connection lives on until the transport's idle timeout.
 // Before this, its parents kept pushing to it, their backlog never fell,
 // and they said busy to everyone until then; a source stopped sending
-// altogether. If its queue drains again it is back, and asks for its parts
-// again itself.
+// altogether. It is back once we hear from it or a write to it completes
+// (the transport writes only what the peer's acknowledgements make room
+// for), and then asks for its parts again itself. An emptied queue is not
+// enough: pubsub drops a dead peer's queue when it gives up on the stream,
+// and a vanished seed, usable again, was seeded again and stalled again,
+// twice in a churn run, until its connection timed out. The source
+// passes a peer that stalled over as a seed for badSeedFor.
 func (e *engine) checkStalled(p *peerInfo, stalled bool) {
 	if stalled {
 		p.mesh = false
 		if !p.stalled {
 			e.debug("stalled", "peer", short(p.id), "subs", p.nsubs)
+			p.stalled, p.stalledAt = true, e.now
+			if e.source {
+				p.badSeedUntil = e.now.Add(badSeedFor)
+			}
 			e.stopSending(p)
 			e.c.stats.stalled.Add(1)
 		}
+		return
 	}
-	p.stalled = stalled
+	if p.stalled && p.heard.Before(p.stalledAt) && !e.c.s.up.wroteSince(p.id, p.stalledAt) {
+		p.mesh = false
+		return
+	}
+	p.stalled = false
 }
 
 // stopSending ends what we send p: its subscriptions on us, and the parts
 // waiting for it.
 func (e *engine) stopSending(p *peerInfo) {
+	if e.source {
+		// Its seeded indices' last parts went with it: the next seeds
+		// get them (seed).
+		for j := range 8 * len(p.subs) {
+			if p.subs.has(j) && !p.extra.has(j) {
+				e.repair(j).rotated = true
+			}
+		}
+	}
 	e.unsubscribe(p, p.subs)
 	e.forgetSends(p.id)
 }

@@ -16,6 +16,8 @@ type peerInfo struct {
 	mesh    bool      // in our mesh at the last tick
 	stalled bool      // our queue to it stopped draining (see checkStalled)
 	seen    time.Time // when we first heard from it
+	// heard is when it last sent us anything; stalledAt, when it stalled.
+	heard, stalledAt time.Time
 
 	// Its subscriptions on us: the part indices we push to it.
 	subs  bitmap

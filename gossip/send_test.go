@@ -261,7 +261,15 @@ func TestStalledPeer(t *testing.T) {
 	if got, _ := e.sentParts(); fmt.Sprint(got) != "[live:1]" {
 		t.Errorf("released %v, want the live child's part", got)
 	}
-	// Its queue moves again: it is back in the mesh.
+	// Pubsub gives up on its stream, and its queue goes: that is no sign
+	// of life, and it stays out.
+	e.c.s.up.gone("gone")
+	e.now = e.now.Add(stallAfter)
+	e.updateMesh(mesh)
+	if !gone.stalled || gone.mesh {
+		t.Fatalf("its queue gone, unheard from: stalled %v, mesh %v", gone.stalled, gone.mesh)
+	}
+	// A write to it completes (its acknowledgements came): it is back.
 	e.c.s.up.sent(stuck, "gone", limit)
 	e.updateMesh(mesh)
 	if gone.stalled || !gone.mesh {

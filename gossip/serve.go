@@ -594,10 +594,7 @@ func (e *engine) rebalance(g *group) {
 // mesh peer (rotateSeeds).
 func (e *engine) noteRepair(from peer.ID, parts []int) {
 	for _, j := range parts {
-		if j >= len(e.repairs) {
-			e.repairs = append(e.repairs, make([]repairCount, j+1-len(e.repairs))...)
-		}
-		r := &e.repairs[j]
+		r := e.repair(j)
 		r.n++
 		r.total++
 		if r.from == nil {
@@ -607,11 +604,21 @@ func (e *engine) noteRepair(from peer.ID, parts []int) {
 	}
 }
 
+// repair is the source's repairCount of index j.
+func (e *engine) repair(j int) *repairCount {
+	if j >= len(e.repairs) {
+		e.repairs = append(e.repairs, make([]repairCount, j+1-len(e.repairs))...)
+	}
+	return &e.repairs[j]
+}
+
 // repairCount is the source's count of requests for one index.
 type repairCount struct {
 	n, total float64
 	from     map[peer.ID]struct{}
-	rotated  bool // the seed was replaced; the next gets the recent parts
+	// rotated: the seed was replaced (rotateSeeds) or lost (stalled or
+	// gone); the next gets the index's parts of the last second.
+	rotated bool
 }
 
 // repairLimit is how many parts of one index, decaying by half a second,
@@ -720,8 +727,8 @@ func (e *engine) seed(g *group, j int) {
 	}
 	e.seedSince[j] = e.now
 	if j < len(e.repairs) && e.repairs[j].rotated {
-		// The seed it replaces may have swallowed the last chunks' part:
-		// hand the new seed those too.
+		// The seed it replaces may have swallowed, or taken with it, the
+		// last chunks' part: hand the new seed those too.
 		e.repairs[j].rotated = false
 		for _, h := range e.groups {
 			if h != g && h.local && j < h.parts && e.now.Sub(h.first) < time.Second {

@@ -27,6 +27,7 @@ type uplink struct {
 	now     func() time.Time
 	perPeer map[peer.ID]int64
 	moved   map[peer.ID]time.Time // when its queue last filled from empty or was written from
+	wrote   map[peer.ID]time.Time // when an RPC to it was last written; kept when its queue goes
 	stalls  map[peer.ID]bool      // as of the last refreshStalls; replaced, never changed
 	// inQueue holds the size of each RPC counted in a backlog until it is
 	// written; early, RPCs written before pubsub traced them queued (it
@@ -55,6 +56,7 @@ func newUplink(now func() time.Time) *uplink {
 		now:     now,
 		perPeer: make(map[peer.ID]int64),
 		moved:   make(map[peer.ID]time.Time),
+		wrote:   make(map[peer.ID]time.Time),
 		inQueue: make(map[rpcKey]int64),
 		early:   make(map[rpcKey]time.Time),
 	}
@@ -101,6 +103,7 @@ func (u *uplink) sent(rpc *pubsub.RPC, p peer.ID, n int64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.written += n
+	u.wrote[p] = u.now()
 	if _, ok := u.perPeer[p]; ok {
 		u.moved[p] = u.now()
 	}
@@ -112,6 +115,15 @@ func (u *uplink) sent(rpc *pubsub.RPC, p peer.ID, n int64) {
 	delete(u.inQueue, k)
 	u.perPeer[p] -= q
 	u.backlog -= q
+}
+
+// wroteSince reports whether an RPC to p was written at or after t: the
+// transport only writes what the peer's acknowledgements make room for.
+func (u *uplink) wroteSince(p peer.ID, t time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	w, ok := u.wrote[p]
+	return ok && !w.Before(t)
 }
 
 // gone forgets a peer's queue: what was in it will never be written.

@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -248,4 +250,36 @@ func bitmapOf(js ...int) bitmap {
 		b.set(j)
 	}
 	return b
+}
+
+// TestLostSeedHandsOver: a seed that stalls (or goes) takes the last
+// parts of its index with it; the peer seeded with the index next gets the
+// index's parts of the last second, as after rotateSeeds.
+func TestLostSeedHandsOver(t *testing.T) {
+	e := sendEngine(t)
+	e.source = true
+	a, b := e.peer("A"), e.peer("B")
+	a.mesh, b.mesh = true, true
+	a.free, b.free = 10, 10
+	e.addSub(a, 3)
+	recent, old, now := e.testGroup(1), e.testGroup(2), e.testGroup(3)
+	for g, ago := range map[*group]time.Duration{recent: 400 * time.Millisecond, old: 1500 * time.Millisecond, now: 0} {
+		g.local, g.first = true, e.now.Add(-ago)
+	}
+	e.checkStalled(a, true)
+	if a.subs.has(3) {
+		t.Fatal("a stalled seed kept its index")
+	}
+	e.seed(now, 3)
+	if !b.subs.has(3) {
+		t.Fatalf("index 3 not seeded to B: subs %v", b.subs)
+	}
+	var got []string
+	for _, w := range e.send.q[classPush] {
+		got = append(got, fmt.Sprintf("%s:%s/%d", string(w.p), w.gid, w.part.index))
+	}
+	want := []string{fmt.Sprintf("B:%s/3", recent.gid)}
+	if !slices.Equal(got, want) {
+		t.Errorf("pushed on seeding B %v, want %v (the lost seed's last second, not older)", got, want)
+	}
 }
