@@ -41,6 +41,7 @@ type simConfig struct {
 	capUpload  bool          // set MaxUpload to each node's uplink
 	connect    int           // peers each viewer dials on joining
 	leave      int           // viewers that leave halfway through
+	vanishSeed bool          // the viewer seeding the most indices vanishes halfway through
 	chunk      int           // payload bytes
 	interval   time.Duration // between chunks
 	gop        int           // chunks per random-access chunk
@@ -296,7 +297,11 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 	}
 	before := snap()
 	t0 := time.Now()
-	if cfg.leave > 0 {
+	if cfg.vanishSeed {
+		time.Sleep(cfg.duration / 2)
+		vanishSeed(t, nodes)
+		time.Sleep(cfg.duration / 2)
+	} else if cfg.leave > 0 {
 		time.Sleep(cfg.duration / 2)
 		for _, i := range rng.Perm(cfg.viewers)[:cfg.leave] {
 			n := nodes[i+1]
@@ -431,9 +436,38 @@ func (r simResult) String() string {
 		r.delivery, r.onTime, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.inPerStream, r.srcUp, r.rel, r.relayMax, r.slowOver, r.slowAsked, r.dupShare, r.dupKinds)
 }
 
+// vanishSeed makes the viewer that seeds the most indices vanish: its
+// packets stop first, so nothing it says on closing gets out, and its
+// peers learn of it only from their queues to it (checkStalled).
+func vanishSeed(t *testing.T, nodes []*simNode) {
+	byID := map[peer.ID]int{}
+	for i, n := range nodes {
+		byID[n.h.ID()] = i
+	}
+	victim, most := 0, 0
+	nodes[0].ch.eval(func(map[peer.ID]struct{}) {
+		for _, p := range nodes[0].ch.eng.peers {
+			if k := p.seeded(); k > most {
+				victim, most = byID[p.id], k
+			}
+		}
+	})
+	if victim == 0 {
+		t.Log("no seed to vanish")
+		return
+	}
+	t.Logf("viewer %d, seed of %d indices, vanishes", victim, most)
+	n := nodes[victim]
+	n.gone = true
+	n.conn.Close()
+	n.svc.Close()
+	n.h.Close()
+}
+
 // TestSimHome streams on simulated home links and checks the figures the
 // design promises. GOSSIP_SIM_N sets the audience (default 12); larger
 // runs are for measuring, e.g. GOSSIP_SIM_N=50 go test -run TestSimHome -v.
+// GOSSIP_SIM_VANISH=1 makes the busiest seed vanish halfway through.
 func TestSimHome(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("simulated network: a measurement, too slow under the race detector")
@@ -455,6 +489,7 @@ func TestSimHome(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("GOSSIP_SIM_LEAVE")); err == nil {
 		cfg.leave = v
 	}
+	cfg.vanishSeed = os.Getenv("GOSSIP_SIM_VANISH") != ""
 	if v, err := time.ParseDuration(os.Getenv("GOSSIP_SIM_DURATION")); err == nil {
 		cfg.duration = v
 	}
