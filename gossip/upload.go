@@ -117,6 +117,9 @@ func (u *uplink) sent(rpc *pubsub.RPC, p peer.ID, n int64) {
 	u.backlog -= q
 }
 
+// wroteKeep is how long refreshStalls keeps a peer's last write.
+const wroteKeep = 10 * time.Second
+
 // wroteSince reports whether an RPC to p was written at or after t: the
 // transport only writes what the peer's acknowledgements make room for.
 func (u *uplink) wroteSince(p peer.ID, t time.Time) bool {
@@ -164,6 +167,13 @@ func (u *uplink) refreshStalls() map[peer.ID]bool {
 		// so never traced queued: forget it.
 		if now.Sub(at) > stallAfter {
 			delete(u.early, k)
+		}
+	}
+	for p, at := range u.wrote {
+		// Only a write since a stall counts (wroteSince), and stalls are
+		// refreshed every heartbeat: older writes need not be kept.
+		if now.Sub(at) > wroteKeep {
+			delete(u.wrote, p)
 		}
 	}
 	var stalls map[peer.ID]bool

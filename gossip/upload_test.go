@@ -283,3 +283,22 @@ func TestLostSeedHandsOver(t *testing.T) {
 		t.Errorf("pushed on seeding B %v, want %v (the lost seed's last second, not older)", got, want)
 	}
 }
+
+// TestUplinkForgetsOldWrites: the time of a peer's last write, kept for
+// wroteSince, goes after wroteKeep, so peers long gone leave nothing behind.
+func TestUplinkForgetsOldWrites(t *testing.T) {
+	now := time.Unix(1000, 0)
+	u := newUplink(func() time.Time { return now })
+	rpc := &pubsub.RPC{}
+	u.queued(rpc, "A", 100)
+	u.sent(rpc, "A", 100)
+	u.gone("A")
+	if !u.wroteSince("A", now) {
+		t.Fatal("a write now is not a write since now")
+	}
+	now = now.Add(wroteKeep + time.Second)
+	u.refreshStalls()
+	if len(u.wrote) != 0 || u.wroteSince("A", time.Time{}) {
+		t.Errorf("a write %v old is kept: %v", wroteKeep+time.Second, u.wrote)
+	}
+}
