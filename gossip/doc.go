@@ -336,9 +336,9 @@
 // subscriptions on us and the parts waiting for it are dropped, and it is
 // not pushed to, announced to, asked or seeded until we hear from it or a
 // write to it completes. Its queue emptying is not enough: pubsub drops a
-// dead peer's queue when it gives up on the stream, and a vanished seed
-// came back usable, was seeded again and stalled again until its
-// connection timed out. The source also passes a peer that stalled over as
+// dead peer's queue when it gives up on the stream, and a vanished peer
+// came back usable, was seeded and stalled again, twice in a churn run.
+// The source also passes a peer that stalled over as
 // a seed for badSeedFor (checkStalled; TestUplinkStall, TestStalledPeer,
 // e2e's TestVanishingViewers; Stalled counts them).
 // The churn scenario went from 0.55 to 0.77–0.80 (docs/PERFORMANCE.md).

@@ -489,9 +489,9 @@ func (e *engine) updateMesh(mesh map[peer.ID]struct{}) {
 // (the transport writes only what the peer's acknowledgements make room
 // for), and then asks for its parts again itself. An emptied queue is not
 // enough: pubsub drops a dead peer's queue when it gives up on the stream,
-// and a vanished seed, usable again, was seeded again and stalled again,
-// twice in a churn run, until its connection timed out. The source
-// passes a peer that stalled over as a seed for badSeedFor.
+// and a vanished peer, usable again, was seeded and stalled again,
+// twice in a churn run. The source passes a peer that stalled over as a
+// seed for badSeedFor.
 func (e *engine) checkStalled(p *peerInfo, stalled bool) {
 	if stalled {
 		p.mesh = false
