@@ -551,17 +551,18 @@ func (e *engine) onPublish(msg []byte, h header) {
 // dropped the index and acked it again to the same peer.
 func (e *engine) rebalance(g *group) {
 	var heavy, light *peerInfo
+	heavyN, lightScore := 0, 0.0
 	mesh := 0
 	for _, p := range e.peers {
-		if n := p.seeded(); n > 0 && (heavy == nil || n > heavy.seeded()) {
-			heavy = p
+		if n := p.seeded(); n > heavyN {
+			heavy, heavyN = p, n
 		}
 		if !p.mesh || !p.usable(e.now) {
 			continue
 		}
 		mesh++
-		if !e.now.Before(p.badSeedUntil) && (light == nil || e.seedScore(p) > e.seedScore(light)) {
-			light = p
+		if s := e.seedScore(p); !e.now.Before(p.badSeedUntil) && (light == nil || s > lightScore) {
+			light, lightScore = p, s
 		}
 	}
 	if heavy == nil || light == nil || heavy == light || mesh == 0 || g.parts == 0 {
@@ -570,7 +571,7 @@ func (e *engine) rebalance(g *group) {
 	target := (g.parts + min(mesh, g.parts) - 1) / min(mesh, g.parts)
 	// seedScore counts every subscription: heavy's rises by 4 with one
 	// fewer, and seed must still prefer light.
-	if heavy.seeded() <= target || light.seeded() >= target || e.seedScore(light) <= e.seedScore(heavy)+4 {
+	if heavyN <= target || light.seeded() >= target || lightScore <= e.seedScore(heavy)+4 {
 		return
 	}
 	// An index seeded lately is left where it is: its tree is still

@@ -394,10 +394,7 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 	}
 	t.Logf("part latency (100 ms buckets): %v", hist)
 	t.Logf("source: %+v", nodes[0].ch.Stats())
-	byID := map[peer.ID]int{}
-	for i, n := range nodes {
-		byID[n.h.ID()] = i
-	}
+	byID := nodeIndex(nodes)
 	nodes[0].ch.eval(func(map[peer.ID]struct{}) {
 		e := nodes[0].ch.eng
 		for j := range e.parts {
@@ -436,14 +433,20 @@ func (r simResult) String() string {
 		r.delivery, r.onTime, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.inPerStream, r.srcUp, r.rel, r.relayMax, r.slowOver, r.slowAsked, r.dupShare, r.dupKinds)
 }
 
+// nodeIndex maps each node's peer ID to its index in nodes (0, the source).
+func nodeIndex(nodes []*simNode) map[peer.ID]int {
+	byID := make(map[peer.ID]int, len(nodes))
+	for i, n := range nodes {
+		byID[n.h.ID()] = i
+	}
+	return byID
+}
+
 // vanishSeed makes the viewer that seeds the most indices vanish: its
 // packets stop first, so nothing it says on closing gets out, and its
 // peers learn of it only from their queues to it (checkStalled).
 func vanishSeed(t *testing.T, nodes []*simNode) {
-	byID := map[peer.ID]int{}
-	for i, n := range nodes {
-		byID[n.h.ID()] = i
-	}
+	byID := nodeIndex(nodes)
 	victim, most := 0, 0
 	nodes[0].ch.eval(func(map[peer.ID]struct{}) {
 		for _, p := range nodes[0].ch.eng.peers {

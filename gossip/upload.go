@@ -102,10 +102,11 @@ func (u *uplink) sent(rpc *pubsub.RPC, p peer.ID, n int64) {
 	k := rpcKey{rpc, p}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	now := u.now()
 	u.written += n
-	u.wrote[p] = u.now()
+	u.wrote[p] = now
 	if _, ok := u.perPeer[p]; ok {
-		u.moved[p] = u.now()
+		u.moved[p] = now
 	}
 	q, ok := u.inQueue[k]
 	if !ok {
