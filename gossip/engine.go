@@ -38,7 +38,7 @@ type tuning struct {
 	staleAfter     time.Duration // a chunk this far behind the live edge is not fetched
 	sourceRepair   float64       // share of the stream rate the source spends answering playing viewers' requests
 	sourceJoin     float64       // the same for joiners' requests (flag start)
-	sourceLease    float64       // copies of the stream the source may push to extra, leased children
+	sourceLease    float64       // copies of the stream the source may push to extra, leased children (joiners)
 	catchUpBacklog int64         // a relay answers requests behind the live edge only below this backlog, bytes
 	catchUpShare   float64       // share of the stream rate a relay spends on chunks behind the live edge
 	catchUpBehind  time.Duration // of stream time: a chunk further behind the newest is behind the live edge
@@ -295,7 +295,7 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 	g := e.group(gid, seq, from)
 	if g == nil {
 		if m.bm[bmSub] != nil {
-			e.subscribe(p, nil, m.bm[bmSub], m.flags&metaHeads != 0)
+			e.subscribe(p, nil, m.bm[bmSub], m.flags)
 		}
 		return
 	}
@@ -346,7 +346,7 @@ func (e *engine) handle(from peer.ID, gid string, seq uint64, m *meta, d *data) 
 		}
 	}
 	if b := m.bm[bmSub]; b != nil {
-		e.subscribe(p, g, b, m.flags&metaHeads != 0)
+		e.subscribe(p, g, b, m.flags)
 	}
 	if b := m.bm[bmWant]; b != nil {
 		e.serve(g, p, b, m.flags&metaHead == 0, m.flags&metaStart != 0)

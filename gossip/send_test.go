@@ -344,8 +344,9 @@ func TestBusyAfter(t *testing.T) {
 }
 
 // TestSourceLease: beyond one child per index, the source takes
-// sourceLease copies' worth of extra children and declines the rest; a
-// lease that ends frees its slot for the next asker.
+// sourceLease copies' worth of joiners as extra children and declines the
+// rest; a lease that ends frees its slot for the next joiner. A playing
+// viewer gets no lease, free or not.
 func TestSourceLease(t *testing.T) {
 	e := sendEngine(t)
 	e.source = true
@@ -355,14 +356,14 @@ func TestSourceLease(t *testing.T) {
 	for j := range 8 {
 		all.set(j)
 	}
-	e.subscribe(e.peer("child"), nil, all, false) // one child for every index
+	e.subscribe(e.peer("child"), nil, all, 0) // one child for every index
 	e.sentParts()
 	lease := e.leaseSlots()
 	if lease < 1 || lease >= e.parts {
 		t.Fatalf("lease of %d subscriptions for %d parts: the test needs 1..parts-1", lease, e.parts)
 	}
-	accepted := func(p string) int {
-		e.subscribe(e.peer(peer.ID(p)), nil, all, false)
+	accepted := func(p string, flags byte) int {
+		e.subscribe(e.peer(peer.ID(p)), nil, all, flags)
 		for _, byPeer := range e.out {
 			if o := byPeer[peer.ID(p)]; o != nil && o.m != nil {
 				n := o.m.bm[bmAck].count()
@@ -373,10 +374,13 @@ func TestSourceLease(t *testing.T) {
 		t.Fatalf("no answer to %s", p)
 		return 0
 	}
-	if n := accepted("early"); n != lease {
+	if n := accepted("playing", metaHeads); n != 0 {
+		t.Errorf("lent %d subscriptions to a playing viewer, want none", n)
+	}
+	if n := accepted("early", metaStart); n != lease {
 		t.Errorf("took %d extra subscriptions, want the lease's %d", n, lease)
 	}
-	if n := accepted("late"); n != 0 {
+	if n := accepted("late", metaStart); n != 0 {
 		t.Errorf("took %d more with the lease spent, want none", n)
 	}
 	e.now = e.now.Add(leaseFor)
@@ -384,8 +388,11 @@ func TestSourceLease(t *testing.T) {
 	if e.extras != 0 || e.peers["early"].nsubs != 0 {
 		t.Errorf("after the lease: %d extras, the early child holds %d", e.extras, e.peers["early"].nsubs)
 	}
-	if n := accepted("late"); n != lease {
-		t.Errorf("took %d from the next asker once the lease ended, want %d", n, lease)
+	if n := accepted("playing", 0); n != 0 {
+		t.Errorf("lent %d subscriptions to a playing viewer once the lease ended, want none", n)
+	}
+	if n := accepted("late", metaStart); n != lease {
+		t.Errorf("took %d from the next joiner once the lease ended, want %d", n, lease)
 	}
 }
 

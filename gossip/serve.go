@@ -51,24 +51,29 @@ func (e *engine) free() uint8 {
 
 // canTake reports whether a subscription to index j fits: the source
 // pushes each index to one child (its upload stays one copy however large
-// the audience), a relay takes as many as its slots allow.
-func (e *engine) canTake(j int) bool {
+// the audience) and lends a few more to joiners, a relay takes as many as
+// its slots allow.
+func (e *engine) canTake(j int, joiner bool) bool {
 	switch {
 	case e.consume:
 		return false
 	case e.source:
-		return j >= len(e.perIndex) || e.perIndex[j] == 0 || e.extras < e.leaseSlots()
+		return e.unseeded(j) || joiner && e.extras < e.leaseSlots()
 	}
 	return e.used < e.slots
 }
+
+// unseeded reports whether the source pushes index j to nobody yet.
+func (e *engine) unseeded(j int) bool { return j >= len(e.perIndex) || e.perIndex[j] == 0 }
 
 // The source's extra children. Peers ask the source for a subscription
 // only when nobody else announced the part (it is their last choice), and
 // early in a broadcast, before viewers have found each other, that is
 // everyone. So beyond the one child per index the source takes up to
-// sourceLease copies' worth of children, each for leaseFor: then it drops
-// them, and they find other parents if there are any by then, or ask
-// again.
+// sourceLease copies' worth of joiners (flag start) as children, each for
+// leaseFor: then it drops them, and they find other parents if there are
+// any by then, or ask again. A playing viewer gets no lease: its requests
+// are repairs, which the answers' allowance covers.
 const leaseFor = 4 * time.Second
 
 // leaseSlots is how many extra subscriptions the source takes: at least
@@ -131,14 +136,16 @@ func (e *engine) unsubscribe(p *peerInfo, bits bitmap) {
 
 // subscribe answers a peer's subscription request with the indices it
 // accepts, on g (or the latest group when g is unknown here).
-func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, heads bool) {
+// flags are the request's: heads asks for the head in each first push, and
+// start says the peer has not started playing.
+func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, flags byte) {
 	ack := newBitmap(max(8*len(sub), 1))
 	for j := range 8 * len(sub) {
 		if !sub.has(j) {
 			continue
 		}
-		if p.subs.has(j) || e.canTake(j) {
-			if e.source && !p.subs.has(j) && j < len(e.perIndex) && e.perIndex[j] > 0 {
+		if p.subs.has(j) || e.canTake(j, flags&metaStart != 0) {
+			if e.source && !p.subs.has(j) && !e.unseeded(j) {
 				if p.extra == nil {
 					p.extra = make(bitmap, maxBitmap)
 					p.extraSince = e.now
@@ -150,7 +157,7 @@ func (e *engine) subscribe(p *peerInfo, g *group, sub bitmap, heads bool) {
 			ack.set(j)
 		}
 	}
-	p.heads = heads
+	p.heads = flags&metaHeads != 0
 	if g == nil {
 		g = e.latest()
 	}

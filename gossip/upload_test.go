@@ -227,12 +227,12 @@ func TestRebalanceSeeds(t *testing.T) {
 		t.Errorf("indices seeded lately: subs A %v, B %v; want both left with A", a.subs, b.subs)
 	}
 
-	// A seeds index 1 and holds a lease on index 0, which B seeds: A is no
-	// busier a seed than B, and keeps index 1.
+	// A, not yet playing, seeds index 1 and holds a lease on index 0, which
+	// B seeds: A is no busier a seed than B, and keeps index 1.
 	e, g, a, b = setup(10)
 	e.unsubscribe(a, bitmapOf(0))
 	e.addSub(b, 0)
-	e.subscribe(a, g, bitmapOf(0), false)
+	e.subscribe(a, g, bitmapOf(0), metaStart)
 	if !a.extra.has(0) {
 		t.Fatalf("A's second subscription on index 0 is not a lease: extra %v", a.extra)
 	}
