@@ -537,7 +537,7 @@ func (e *engine) onPublish(msg []byte, h header) {
 	}
 	e.rebalance(g)
 	for j := range g.parts {
-		if j >= len(e.perIndex) || e.perIndex[j] == 0 {
+		if e.unseeded(j) {
 			e.seed(g, j)
 		}
 		e.forward(g, j, "")
