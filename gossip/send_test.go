@@ -352,10 +352,7 @@ func TestSourceLease(t *testing.T) {
 	e.source = true
 	e.slots = e.parts
 	e.testGroup(1)
-	all := newBitmap(8)
-	for j := range 8 {
-		all.set(j)
-	}
+	all := bitmapOf(0, 1, 2, 3, 4, 5, 6, 7)
 	e.subscribe(e.peer("child"), nil, all, 0) // one child for every index
 	e.sentParts()
 	lease := e.leaseSlots()

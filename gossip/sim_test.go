@@ -304,10 +304,7 @@ func runSim(t *testing.T, cfg simConfig) simResult {
 	} else if cfg.leave > 0 {
 		time.Sleep(cfg.duration / 2)
 		for _, i := range rng.Perm(cfg.viewers)[:cfg.leave] {
-			n := nodes[i+1]
-			n.gone = true
-			n.svc.Close()
-			n.h.Close()
+			nodes[i+1].leave(false)
 		}
 		time.Sleep(cfg.duration / 2)
 	} else {
@@ -442,9 +439,8 @@ func nodeIndex(nodes []*simNode) map[peer.ID]int {
 	return byID
 }
 
-// vanishSeed makes the viewer that seeds the most indices vanish: its
-// packets stop first, so nothing it says on closing gets out, and its
-// peers learn of it only from their queues to it (checkStalled).
+// vanishSeed makes the viewer that seeds the most indices vanish (leave):
+// its peers learn of it only from their queues to it (checkStalled).
 func vanishSeed(t *testing.T, nodes []*simNode) {
 	byID := nodeIndex(nodes)
 	victim, most := 0, 0
@@ -460,9 +456,16 @@ func vanishSeed(t *testing.T, nodes []*simNode) {
 		return
 	}
 	t.Logf("viewer %d, seed of %d indices, vanishes", victim, most)
-	n := nodes[victim]
+	nodes[victim].leave(true)
+}
+
+// leave takes a viewer off: its service and host close; a vanishing one's
+// packets stop first, so nothing it says on closing gets out.
+func (n *simNode) leave(vanish bool) {
 	n.gone = true
-	n.conn.Close()
+	if vanish {
+		n.conn.Close()
+	}
 	n.svc.Close()
 	n.h.Close()
 }
